@@ -1,0 +1,2 @@
+/* placeholder: being written */
+#include "raft/store_fsm.h"
