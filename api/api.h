@@ -1,0 +1,98 @@
+/*
+ * api: the REST server (h2o 2.2.5, libuv flavour) on the agent's loop.
+ *
+ * The agent (or witness) registers a table of routes; api dispatches each
+ * request on the loop to the matching handler. A handler answers now or
+ * later with api_reply_*: the request's state lives in the h2o request pool
+ * (h2o_mem_alloc_shared), so a reply made after the client disconnected is
+ * harmless. Every request gets exactly one reply.
+ *
+ * Unknown paths answer 404 with a JSON body {"error": "..."}; a known path
+ * with a method it does not serve answers 405 (501 for methods no route uses
+ * at all, as Patroni does); bodies over API_MAX_BODY answer 413; malformed
+ * HTTP is refused by h2o itself. Nothing a client sends can crash the agent.
+ */
+#ifndef REGENT_API_H
+#define REGENT_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+#include <uv.h>
+
+#define API_MAX_BODY (1u << 20)
+
+struct api_server;
+struct api_req;
+
+typedef void (*api_handler_fn)(void *data, struct api_req *req);
+
+struct api_route {
+    const char *method; /* "GET" (also serves HEAD), "POST", "DELETE", "PATCH", "PUT", "OPTIONS" */
+    const char *path;   /* exact path, or a prefix ending in '/' followed by '*' ("/raft/members/*") */
+    api_handler_fn fn;
+};
+
+/*
+ * Listen on @listen: "host:port" where host is an IPv4 literal, "[v6]" or
+ * "*" (all addresses, IPv6 dual-stack when possible). @routes is borrowed
+ * and must outlive the server. 0, or RG_EIO / RG_EINVAL with @errmsg
+ * ("could not bind 127.0.0.1:8008: address already in use").
+ */
+int api_server_start(struct api_server **out, uv_loop_t *loop, const char *listen,
+                     const struct api_route *routes, size_t n_routes, void *data, char *errmsg);
+
+/* Stop listening, close connections; @cb(@arg) fires once every handle is
+ * closed (never inside this call). Then the server is freed. */
+void api_server_stop(struct api_server *s, void (*cb)(void *arg), void *arg);
+
+/* The bound port (useful when listening on port 0 in tests). */
+unsigned api_server_port(const struct api_server *s);
+
+/* Request accessors; strings are NUL-terminated and valid until the reply. */
+const char *api_req_method(const struct api_req *req);
+const char *api_req_path(const struct api_req *req);  /* without the query */
+const char *api_req_query(const struct api_req *req); /* "" when none */
+const char *api_req_body(const struct api_req *req, size_t *len);
+/* The part of the path after a "prefix/*" route's prefix ("" otherwise). */
+const char *api_req_tail(const struct api_req *req);
+/* The value of query parameter @key (decoded, copied into @buf), or NULL. */
+const char *api_req_param(const struct api_req *req, const char *key, char *buf, size_t len);
+
+/* Reply with @body (taken: cJSON_Delete()d here) as application/json. */
+void api_reply_json(struct api_req *req, int status, cJSON *body);
+/* Reply {"error": "<formatted>"} with @status. */
+void api_reply_error(struct api_req *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reply with a status line and no body (HEAD/OPTIONS health checks). */
+void api_reply_status(struct api_req *req, int status);
+
+/* --- views (pure) ------------------------------------------------------- */
+
+struct store_state;
+
+/* Raft facts for GET /cluster's "raft" object. Names are borrowed. */
+struct api_raft_info {
+    uint64_t term;
+    const char *leader; /* member name, or NULL when unknown */
+    const char **voters;
+    size_t n_voters;
+    const char **standbys;
+    size_t n_standbys;
+    uint64_t commit_index;
+    uint64_t applied_index;
+};
+
+/*
+ * The body of GET /cluster, shaped like Patroni's (members sorted by name,
+ * "scope") plus "lease" (holder, epoch, expires_in_ms or released) and "raft"
+ * with exactly the keys term, leader, voters, standbys, commit_index,
+ * applied_index. @now_ct is the local estimate of cluster time. Caller
+ * cJSON_Delete()s the result.
+ */
+cJSON *api_view_cluster(const struct store_state *s, const struct api_raft_info *ri,
+                        const char *scope, uint64_t now_ct);
+
+#endif
