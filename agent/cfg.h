@@ -6,9 +6,10 @@
  * PATRONI_* names for the keys we support), then validates. Errors name the
  * place: "regent.yml:12:5: postgresql.data_dir: must be an absolute path"
  * (1-based line and column). Keys we do not use produce one warning each with
- * their full path ("ignoring unknown key etcd3.hosts"); with CFG_STRICT they
- * are errors. A loaded struct cfg is read-only; a reload (SIGHUP) loads a
- * fresh copy and swaps it in only when it is valid.
+ * their full path ("regent.yml:7:3: etcd3.hosts: unknown key, ignored"), kept
+ * in cfg->warnings and logged; with CFG_STRICT they are errors. A loaded
+ * struct cfg is read-only; a reload (SIGHUP) loads a fresh copy and swaps it
+ * in only when it is valid.
  *
  * Time values are seconds in YAML (decimals allowed, as "2.5") and are
  * stored here in milliseconds.
@@ -16,11 +17,10 @@
 #ifndef REGENT_CFG_H
 #define REGENT_CFG_H
 
+#include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cJSON.h>
 
 #include "agent/rg_log.h"
 
@@ -30,8 +30,9 @@ enum cfg_kind {
 };
 
 enum cfg_flags {
-    CFG_STRICT = 1 << 0,  /* unknown keys are errors */
-    CFG_NO_ENV = 1 << 1,  /* ignore REGENT_* / PATRONI_* (tests, fuzzing) */
+    CFG_STRICT = 1 << 0, /* unknown keys are errors */
+    CFG_NO_ENV = 1 << 1, /* ignore REGENT_* / PATRONI_* (tests, fuzzing) */
+    CFG_QUIET = 1 << 2,  /* do not send warnings to rg_log (cfg->warnings still has them) */
 };
 
 struct cfg_auth {
@@ -51,14 +52,14 @@ struct cfg_restapi {
 };
 
 struct cfg_raft {
-    char *data_dir;        /* required for agent and witness */
-    char *self_addr;       /* "a.b.c.d:port" IPv4 literal; required */
-    char *bind_addr;       /* listen address, default self_addr */
-    char **partner_addrs;  /* IPv4 "a.b.c.d:port", may be empty */
+    char *data_dir;       /* required for agent and witness */
+    char *self_addr;      /* "a.b.c.d:port" IPv4 literal; required */
+    char *bind_addr;      /* listen address, default self_addr */
+    char **partner_addrs; /* IPv4 "a.b.c.d:port", may be empty */
     size_t n_partner_addrs;
-    char *password;        /* the cluster secret; required (>= 8 chars) */
+    char *password; /* the cluster secret; required (>= 8 chars) */
     /* Timing (ms), DESIGN.md "Timing budget". */
-    unsigned election_timeout;  /* 500 */
+    unsigned election_timeout;   /* 500 */
     unsigned heartbeat_interval; /* 50 */
     unsigned voters;             /* target voter count: 3 or 5 (default 3) */
     bool allow_public_addr;      /* opt-in for a non-private self_addr */
@@ -70,7 +71,7 @@ struct cfg_raft {
 
 /* The lease timing actually used by the agent (DESIGN.md, "Leases"). */
 struct cfg_lease {
-    unsigned ttl;            /* ms; bootstrap.dcs.ttl; default 2500 (3000 with a watchdog) */
+    unsigned ttl;            /* ms; bootstrap.dcs.ttl; 2500 (3000 if watchdog.mode required) */
     unsigned loop_wait;      /* ms; bootstrap.dcs.loop_wait; default 1000 */
     unsigned retry_timeout;  /* ms; bootstrap.dcs.retry_timeout; default 500 */
     unsigned renew_interval; /* ms; raft.renew_interval; default 250 */
@@ -80,18 +81,18 @@ struct cfg_lease {
 };
 
 struct cfg_log {
-    int level;   /* RG_INFO */
-    char *dir;   /* NULL: stderr */
-    uint64_t file_size;   /* 25000000 */
-    unsigned file_num;    /* 4 */
+    int level;                           /* RG_INFO */
+    char *dir;                           /* NULL: stderr */
+    uint64_t file_size;                  /* 25000000 */
+    unsigned file_num;                   /* 4 */
     struct rg_log_module_level *modules; /* log.loggers: {module: level} */
     size_t n_modules;
     size_t max_queue_size; /* 1000 */
 };
 
 struct cfg_watchdog {
-    char *mode;   /* "off" | "automatic" | "required"; default "automatic" */
-    char *device; /* default "/dev/watchdog" */
+    char *mode;       /* "off" | "automatic" | "required"; default "automatic" */
+    char *device;     /* default "/dev/watchdog" */
     unsigned timeout; /* ms, default 2000 */
 };
 
@@ -106,7 +107,7 @@ struct cfg_postgresql {
 
 struct cfg {
     enum cfg_kind kind;
-    char *path; /* owned: the file it came from */
+    char *path;      /* owned: the file it came from */
     char *scope;     /* required */
     char *name;      /* required */
     char *namespace; /* default "/service" */
@@ -116,11 +117,15 @@ struct cfg {
     struct cfg_log log;
     struct cfg_watchdog watchdog;
     struct cfg_postgresql postgresql;
-    cJSON *bootstrap_dcs;     /* owned: bootstrap.dcs as JSON (seeds the store's config) */
-    cJSON *bootstrap_initdb;  /* owned or NULL */
-    cJSON *bootstrap_pg_hba;  /* owned or NULL */
-    cJSON *tags;              /* owned: object, {} when unset */
-    cJSON *ctl;               /* owned or NULL: the ctl section (regentctl) */
+    cJSON *bootstrap_dcs;    /* owned: bootstrap.dcs as JSON (seeds the store's config) */
+    cJSON *bootstrap_initdb; /* owned or NULL */
+    cJSON *bootstrap_pg_hba; /* owned or NULL */
+    cJSON *tags;             /* owned: object, {} when unset */
+    cJSON *ctl;              /* owned or NULL: the ctl section (regentctl) */
+    /* owned or NULL: the warnings of the load (unknown or unused keys), one
+     * per line without a final newline: "regent.yml:7:3: etcd3.hosts:
+     * unknown key, ignored". Also sent to rg_log unless CFG_QUIET. */
+    char *warnings;
 };
 
 /*
@@ -129,12 +134,22 @@ struct cfg {
  * line, "FILE:LINE:COL: key.path: what is wrong"), truncated to @errlen.
  * Warnings (unknown keys without CFG_STRICT) go to rg_log at WARNING.
  */
-int cfg_load(const char *path, enum cfg_kind kind, unsigned flags, struct cfg **out, char *errbuf,
+int cfg_load(const char *path,
+             enum cfg_kind kind,
+             unsigned flags,
+             struct cfg **out,
+             char *errbuf,
              size_t errlen);
 
 /* The same from a YAML text (fuzzing, tests); @name labels messages. */
-int cfg_load_string(const char *yaml, size_t len, const char *name, enum cfg_kind kind,
-                    unsigned flags, struct cfg **out, char *errbuf, size_t errlen);
+int cfg_load_string(const char *yaml,
+                    size_t len,
+                    const char *name,
+                    enum cfg_kind kind,
+                    unsigned flags,
+                    struct cfg **out,
+                    char *errbuf,
+                    size_t errlen);
 
 void cfg_free(struct cfg *cfg);
 

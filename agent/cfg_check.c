@@ -1,0 +1,316 @@
+/*
+ * cfg_check: validation once the file, the environment and the defaults are
+ * in: required keys, per-key validators, then the rules that span keys —
+ * derived defaults (restapi.connect_address, raft.bind_addr), the Raft
+ * address rules, and the timing budget of DESIGN.md ("Leases", "Timing
+ * budget"). Every failure is reported, none stops the others.
+ */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/cfg_internal.h"
+#include "agent/rg.h"
+
+static const struct cfg_key *key(const char *path)
+{
+    const struct cfg_key *k = cfg__key_find(path, strlen(path));
+    RG_ASSERT(k != NULL);
+    return k;
+}
+
+static size_t idx(const char *path)
+{
+    return cfg__key_index(key(path));
+}
+
+static bool key_set(struct cfg *cfg, const struct cfg_key *k)
+{
+    if (k->type == CFG_T_STR || k->type == CFG_T_ENUM) {
+        return *(char **)cfg__field(cfg, k) != NULL;
+    }
+    return true;
+}
+
+static const char *required_msg(const struct cfg_key *k)
+{
+    if (strcmp(k->path, "raft.password") == 0) {
+        return "required: the cluster secret that authenticates every Raft connection (at "
+               "least 8 characters, the same on every member)";
+    }
+    if (strcmp(k->path, "raft.data_dir") == 0) {
+        return "required: the absolute path of the directory holding the Raft log";
+    }
+    if (strcmp(k->path, "raft.self_addr") == 0) {
+        return "required: the a.b.c.d:port other members reach this node's Raft at";
+    }
+    return "required";
+}
+
+static void check_keys(struct cfg_ctx *ctx)
+{
+    struct cfg *cfg = ctx->cfg;
+    char why[512];
+    for (size_t i = 0; i < cfg__n_keys; i++) {
+        const struct cfg_key *k = &cfg__keys[i];
+        if (k->off == CFG_NOFIELD || !cfg__key_allowed(ctx->kind, k)) {
+            continue;
+        }
+        if (!key_set(cfg, k)) {
+            if (k->flags & CFG_K_REQUIRED) {
+                cfg__error_key(ctx, i, "%s", required_msg(k));
+            }
+            continue;
+        }
+        if (k->check == NULL) {
+            continue;
+        }
+        if (k->type == CFG_T_STRLIST) {
+            char **items = *(char ***)cfg__field(cfg, k);
+            size_t n = *(size_t *)(void *)((char *)cfg + k->off_n);
+            for (size_t j = 0; j < n; j++) {
+                if (!k->check(k, &items[j], why, sizeof why)) {
+                    cfg__error_key(ctx, i, "%s", why);
+                }
+            }
+        } else if (!k->check(k, cfg__field(cfg, k), why, sizeof why)) {
+            cfg__error_key(ctx, i, "%s", why);
+        }
+    }
+}
+
+static bool private_ipv4(const char *host)
+{
+    unsigned char a[4];
+    if (inet_pton(AF_INET, host, a) != 1) {
+        return false;
+    }
+    return a[0] == 127 || a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+           (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254);
+}
+
+/* raft.self_addr privacy, raft.bind_addr default, self_addr and duplicates
+ * out of raft.partner_addrs. */
+static void check_raft_addrs(struct cfg_ctx *ctx)
+{
+    struct cfg_raft *r = &ctx->cfg->raft;
+    char host[32];
+    bool self_ok =
+        r->self_addr != NULL && cfg_parse_ipv4_addr(r->self_addr, host, sizeof host, NULL) == 0;
+    if (self_ok && strcmp(host, "0.0.0.0") == 0) {
+        cfg__error_key(ctx, idx("raft.self_addr"),
+                       "0.0.0.0 cannot be reached: give the address other members use for this "
+                       "node (raft.bind_addr may be 0.0.0.0)");
+    } else if (self_ok && !r->allow_public_addr && !private_ipv4(host)) {
+        cfg__error_key(ctx, idx("raft.self_addr"),
+                       "\"%s\" is not a private address (127/8, 10/8, 172.16/12, 192.168/16, "
+                       "169.254/16); keep Raft traffic on a private network or set "
+                       "raft.allow_public_addr: true",
+                       r->self_addr);
+    }
+    if (r->bind_addr == NULL && r->self_addr != NULL) {
+        r->bind_addr = rg_strdup(r->self_addr);
+    }
+    size_t out = 0;
+    for (size_t i = 0; i < r->n_partner_addrs; i++) {
+        char *a = r->partner_addrs[i];
+        bool drop = r->self_addr != NULL && strcmp(a, r->self_addr) == 0;
+        for (size_t j = 0; j < out && !drop; j++) {
+            drop = strcmp(a, r->partner_addrs[j]) == 0;
+        }
+        if (drop) {
+            rg_free(a);
+        } else {
+            r->partner_addrs[out++] = a;
+        }
+    }
+    r->n_partner_addrs = out;
+}
+
+/* restapi.connect_address defaults to restapi.listen unless that listens on
+ * every address, which nobody can connect to. */
+static void check_connect_address(struct cfg_ctx *ctx)
+{
+    struct cfg_restapi *api = &ctx->cfg->restapi;
+    if (api->connect_address != NULL || api->listen == NULL) {
+        return;
+    }
+    const char *colon = strrchr(api->listen, ':');
+    if (colon == NULL) {
+        return; /* reported by the validator */
+    }
+    size_t hl = (size_t)(colon - api->listen);
+    bool wildcard =
+        hl == 0 || (hl == 1 && api->listen[0] == '*') || strncmp(api->listen, "0.0.0.0:", 8) == 0;
+    if (!wildcard && api->listen[0] == '[' && hl > 2) {
+        char h[64];
+        unsigned char a[16];
+        if (hl - 2 < sizeof h) {
+            memcpy(h, api->listen + 1, hl - 2);
+            h[hl - 2] = '\0';
+            wildcard = inet_pton(AF_INET6, h, a) == 1 && memcmp(a, in6addr_any.s6_addr, 16) == 0;
+        }
+    }
+    if (wildcard) {
+        cfg__error_key(ctx, idx("restapi.connect_address"),
+                       "required because restapi.listen (\"%s\") listens on every address: give "
+                       "the host:port other members and clients use to reach this node",
+                       api->listen);
+        return;
+    }
+    api->connect_address = rg_strdup(api->listen);
+    ctx->src[idx("restapi.connect_address")].kind = CFG_SRC_DEFAULT;
+}
+
+/* The key to blame for a rule over several keys: the first one the user
+ * set (file or environment), else the first one. */
+static size_t blame(struct cfg_ctx *ctx, const char *const *paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        enum cfg_src_kind s = ctx->src[idx(paths[i])].kind;
+        if (s == CFG_SRC_FILE || s == CFG_SRC_ENV) {
+            return idx(paths[i]);
+        }
+    }
+    return idx(paths[0]);
+}
+
+static void fmt_ms(int64_t ms, char *buf, size_t len)
+{
+    if (ms < 0) {
+        buf[0] = '-';
+        cfg__fmt_secs((unsigned)-ms, buf + 1, len - 1);
+    } else {
+        cfg__fmt_secs((unsigned)ms, buf, len);
+    }
+}
+
+static void check_timing(struct cfg_ctx *ctx)
+{
+    const struct cfg *cfg = ctx->cfg;
+    const struct cfg_lease *l = &cfg->lease;
+    int64_t ttl = l->ttl, loop = l->loop_wait, retry = l->retry_timeout;
+    int64_t renew = l->renew_interval, margin = l->safety_margin, fence = l->fence_budget;
+    int64_t el = cfg->raft.election_timeout, hb = cfg->raft.heartbeat_interval;
+    int64_t wdt = cfg->watchdog.timeout;
+    bool required = cfg->watchdog.mode != NULL && strcmp(cfg->watchdog.mode, "required") == 0;
+    char a[32], b[32], c[32], d[32];
+
+    if (loop + 2 * retry > ttl) {
+        static const char *const keys[] = {"bootstrap.dcs.ttl", "bootstrap.dcs.loop_wait",
+                                           "bootstrap.dcs.retry_timeout"};
+        fmt_ms(loop, a, sizeof a);
+        fmt_ms(retry, b, sizeof b);
+        fmt_ms(loop + 2 * retry, c, sizeof c);
+        fmt_ms(ttl, d, sizeof d);
+        cfg__error_key(ctx, blame(ctx, keys, 3),
+                       "bootstrap.dcs.loop_wait + 2 x bootstrap.dcs.retry_timeout (%s + 2 x %s = "
+                       "%s s) must not exceed bootstrap.dcs.ttl (%s s)",
+                       a, b, c, d);
+    }
+
+    /* DESIGN.md: the primary's lease must outlast a Raft election (with
+     * pre-vote up to ~2 election timeouts), a few heartbeats and three
+     * loopback round trips after its last renewal. */
+    int64_t lease_left = ttl - margin - fence;
+    if (required && wdt < lease_left) {
+        lease_left = wdt;
+    }
+    int64_t avail = lease_left - renew;
+    int64_t need = 2 * el + 3 * hb + 30;
+    if (avail < need) {
+        static const char *const keys[] = {"bootstrap.dcs.ttl",      "raft.election_timeout",
+                                           "raft.renew_interval",    "raft.heartbeat_interval",
+                                           "watchdog.safety_margin", "watchdog.timeout"};
+        fmt_ms(avail, a, sizeof a);
+        fmt_ms(need, b, sizeof b);
+        cfg__error_key(ctx, blame(ctx, keys, required ? 6 : 5),
+                       "%sbootstrap.dcs.ttl - watchdog.safety_margin - fence budget 0.05 s%s - "
+                       "raft.renew_interval = %s s must be at least 2 x raft.election_timeout + "
+                       "3 x raft.heartbeat_interval + 0.03 s of round trips = %s s, so that a Raft "
+                       "leader crash does not fence the primary; raise bootstrap.dcs.ttl or "
+                       "lower the Raft timings",
+                       required ? "min(watchdog.timeout, " : "", required ? ")" : "", a, b);
+    }
+
+    if (required && ttl - margin - wdt < 500) {
+        static const char *const keys[] = {"bootstrap.dcs.ttl", "watchdog.safety_margin",
+                                           "watchdog.timeout"};
+        fmt_ms(ttl - margin - wdt, a, sizeof a);
+        cfg__error_key(ctx, blame(ctx, keys, 3),
+                       "with watchdog.mode required, bootstrap.dcs.ttl - watchdog.safety_margin - "
+                       "watchdog.timeout (%s s) must be at least 0.5 s: the primary may kick the "
+                       "watchdog only while its lease has more than watchdog.timeout left, so "
+                       "renewals need that slack to keep it kicked",
+                       a);
+    }
+
+    if (2 * hb >= el) {
+        static const char *const keys[] = {"raft.heartbeat_interval", "raft.election_timeout"};
+        fmt_ms(hb, a, sizeof a);
+        fmt_ms(el, b, sizeof b);
+        cfg__error_key(ctx, blame(ctx, keys, 2),
+                       "raft.heartbeat_interval (%s s) must be less than half of "
+                       "raft.election_timeout (%s s), or followers start needless elections",
+                       a, b);
+    }
+}
+
+/* The sections kept as JSON also carry the effective typed values, so that
+ * whoever reads postgresql.raw or bootstrap_dcs sees environment overrides
+ * and defaults too. */
+static void sync_raw_sections(struct cfg_ctx *ctx)
+{
+    struct cfg *cfg = ctx->cfg;
+    for (size_t i = 0; i < cfg__n_keys; i++) {
+        const struct cfg_key *sec = &cfg__keys[i];
+        if (sec->type != CFG_T_SECTION || sec->off == CFG_NOFIELD ||
+            !cfg__key_allowed(ctx->kind, sec)) {
+            continue;
+        }
+        cJSON *raw = *(cJSON **)cfg__field(cfg, sec);
+        if (!cJSON_IsObject(raw)) {
+            continue;
+        }
+        size_t plen = strlen(sec->path);
+        for (size_t j = 0; j < cfg__n_keys; j++) {
+            const struct cfg_key *k = &cfg__keys[j];
+            if (strncmp(k->path, sec->path, plen) != 0 || k->path[plen] != '.' ||
+                strchr(k->path + plen + 1, '.') != NULL || k->off == CFG_NOFIELD ||
+                !key_set(cfg, k)) {
+                continue;
+            }
+            const char *leaf = k->path + plen + 1;
+            cJSON *v = cfg__key_to_json(cfg, k);
+            if (cJSON_GetObjectItemCaseSensitive(raw, leaf) != NULL) {
+                cJSON_ReplaceItemInObjectCaseSensitive(raw, leaf, v);
+            } else {
+                cJSON_AddItemToObject(raw, leaf, v);
+            }
+        }
+    }
+}
+
+void cfg__validate(struct cfg_ctx *ctx)
+{
+    check_keys(ctx);
+    check_raft_addrs(ctx);
+    check_connect_address(ctx);
+    if (ctx->kind == CFG_AGENT) {
+        check_timing(ctx);
+    } else {
+        /* A witness has no lease, but its Raft timing must still hold. */
+        const struct cfg_raft *r = &ctx->cfg->raft;
+        if (2 * r->heartbeat_interval >= r->election_timeout) {
+            char a[32], b[32];
+            fmt_ms(r->heartbeat_interval, a, sizeof a);
+            fmt_ms(r->election_timeout, b, sizeof b);
+            cfg__error_key(ctx, idx("raft.heartbeat_interval"),
+                           "raft.heartbeat_interval (%s s) must be less than half of "
+                           "raft.election_timeout (%s s), or followers start needless elections",
+                           a, b);
+        }
+    }
+    sync_raw_sections(ctx);
+}
