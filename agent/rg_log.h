@@ -27,14 +27,14 @@ struct rg_log_module_level {
 };
 
 struct rg_log_options {
-    int level;                                   /* default RG_INFO */
-    const char *dir;                             /* NULL: stderr */
-    uint64_t file_size;                          /* bytes before rotating; 0: never */
-    unsigned file_num;                           /* files kept, >= 1 */
-    const struct rg_log_module_level *modules;   /* borrowed during the call */
+    int level;                                 /* default RG_INFO */
+    const char *dir;                           /* NULL: stderr */
+    uint64_t file_size;                        /* bytes before rotating; 0: never */
+    unsigned file_num;                         /* files kept, >= 1 */
+    const struct rg_log_module_level *modules; /* borrowed during the call */
     size_t n_modules;
-    size_t max_queue;                            /* lines; 0: default 1000 */
-    const char *ident;                           /* "regent", "regent-witness" */
+    size_t max_queue;  /* lines; 0: default 1000 */
+    const char *ident; /* "regent", "regent-witness" */
 };
 
 /* "debug" | "info" | "warning" (also "warn") | "error" (also "critical") →
@@ -59,8 +59,14 @@ bool rg_log_enabled(int level, const char *module);
 /* Lines dropped since start because the queue was full. */
 uint64_t rg_log_dropped(void);
 
-/* Write out everything queued, waiting at most @timeout_ms; then stop the
- * writer. Called once at exit. */
+/* Wait until everything queued so far is written, at most @timeout_ms.
+ * 0 or RG_ETIMEDOUT. Not for the event loop (it waits); for tests and exit. */
+int rg_log_flush(unsigned timeout_ms);
+
+/* Write out everything queued, waiting at most @timeout_ms (a writer stuck
+ * on its destination is then abandoned); then stop the writer. Called at exit (also
+ * registered with atexit()). A later rg_log() or rg_log_configure() starts
+ * again from the defaults (stderr, INFO). */
 void rg_log_shutdown(unsigned timeout_ms);
 
 #endif
