@@ -45,8 +45,8 @@ void coord_lease_init(struct coord_lease *l, uint64_t safety_margin, uint64_t fe
 /* A renewal with @id, @ttl, @epoch is about to be sent; @t0 is read just
  * before this call. When COORD_MAX_INFLIGHT are outstanding the oldest is
  * forgotten (it can then never extend the deadline: safe). */
-void coord_lease_sent(struct coord_lease *l, const char *id, uint64_t epoch, uint64_t ttl,
-                      uint64_t t0);
+void coord_lease_sent(
+    struct coord_lease *l, const char *id, uint64_t epoch, uint64_t ttl, uint64_t t0);
 
 /* The renewal @id applied with @code (0 = success). Returns true when the
  * deadline moved. An unknown id changes nothing. A success under a newer
@@ -56,7 +56,9 @@ bool coord_lease_applied(struct coord_lease *l, const char *id, int code);
 /* Forget a renewal whose outcome will never be known (e.g. shutdown). */
 void coord_lease_forget(struct coord_lease *l, const char *id);
 
-/* The lease is lost (refused renewal, another epoch granted): deadline 0. */
+/* The lease is lost (refused renewal, another epoch granted): deadline 0,
+ * epoch 0, and every renewal still in flight is forgotten (none of them may
+ * revive the lost lease). */
 void coord_lease_drop(struct coord_lease *l);
 
 /* True while @now < deadline − fence_budget. */

@@ -24,17 +24,16 @@
 #ifndef REGENT_STORE_FSM_H
 #define REGENT_STORE_FSM_H
 
+#include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cJSON.h>
-
-#define STORE_CMD_VERSION   1  /* the highest command version this build speaks */
-#define STORE_FORMAT_LEVEL  1  /* the highest cluster format level this build supports */
-#define STORE_DEDUP_SIZE    4096
-#define STORE_REQ_ID_SIZE   40 /* including the NUL */
-#define STORE_NAME_SIZE     64 /* member names, including the NUL */
+#define STORE_CMD_VERSION  1 /* the highest command version this build speaks */
+#define STORE_FORMAT_LEVEL 1 /* the highest cluster format level this build supports */
+#define STORE_DEDUP_SIZE   4096
+#define STORE_REQ_ID_SIZE  40 /* including the NUL */
+#define STORE_NAME_SIZE    64 /* member names, including the NUL */
 
 enum store_op {
     STORE_OP_NONE = 0,
@@ -50,7 +49,8 @@ enum store_op {
     STORE_OP_GRANT,        /* name (to), epoch (expected), json (reports), ttl */
     STORE_OP_RELEASE,      /* name (holder), epoch, lsn */
     STORE_OP_HANDOVER,     /* name (holder), epoch, to, lsn (after_lsn) */
-    STORE_OP_FAILOVER_SET, /* name (holder), epoch, json ({} or {from,to,scheduled_at}); null clears */
+    STORE_OP_FAILOVER_SET, /* name (holder), epoch, json ({} or {from,to,scheduled_at}); null clears
+                            */
     STORE_OP_SYNC_SET,     /* name (holder), epoch, json */
     STORE_OP_STATUS_SET,   /* name (holder), epoch, json */
     STORE_OP_HISTORY_ADD,  /* name (holder), epoch, json (one entry) */
@@ -62,25 +62,25 @@ enum store_op {
 enum store_peer_kind { STORE_PEER_MEMBER = 0, STORE_PEER_WITNESS = 1 };
 
 struct store_cmd {
-    int v;                          /* command version */
+    int v; /* command version */
     enum store_op op;
-    char id[STORE_REQ_ID_SIZE];     /* request id, never empty */
-    uint64_t ct;                    /* cluster time of the entry, ms; set by the leader */
-    char name[STORE_NAME_SIZE];     /* holder / member / claimant / grantee */
-    char to[STORE_NAME_SIZE];       /* handover target */
+    char id[STORE_REQ_ID_SIZE]; /* request id, never empty */
+    uint64_t ct;                /* cluster time of the entry, ms; set by the leader */
+    char name[STORE_NAME_SIZE]; /* holder / member / claimant / grantee */
+    char to[STORE_NAME_SIZE];   /* handover target */
     uint64_t epoch;
-    uint64_t ttl;                   /* ms */
+    uint64_t ttl; /* ms */
     uint64_t lsn;
     bool fencing;
-    uint64_t version;               /* CONFIG_SET compare-and-set */
-    uint64_t level;                 /* FORMAT_RAISE */
-    uint64_t switchover_timeout;    /* ms; GRANT may take an unconfirmed handover after it */
-    char sysid[32];                 /* INIT_SET */
+    uint64_t version;            /* CONFIG_SET compare-and-set */
+    uint64_t level;              /* FORMAT_RAISE */
+    uint64_t switchover_timeout; /* ms; GRANT may take an unconfirmed handover after it */
+    char sysid[32];              /* INIT_SET */
     uint64_t peer_id;
-    char address[64];               /* PEER_SET raft address */
-    char api_url[256];              /* PEER_SET */
-    enum store_peer_kind kind;      /* PEER_SET */
-    cJSON *json;                    /* owned by the command, may be NULL */
+    char address[64];          /* PEER_SET raft address */
+    char api_url[256];         /* PEER_SET */
+    enum store_peer_kind kind; /* PEER_SET */
+    cJSON *json;               /* owned by the command, may be NULL */
 };
 
 /* Encode as JSON text. *@buf is rg_malloc()ed, caller frees. Never fails. */
@@ -90,7 +90,7 @@ void store_cmd_encode(const struct store_cmd *cmd, char **buf, size_t *len);
  * (a version or op this build does not know). Free with store_cmd_close. */
 int store_cmd_decode(const void *buf, size_t len, struct store_cmd *cmd, char *errmsg);
 
-/* Zero a command (json NULL). */
+/* Zero a command (json NULL) and set v = STORE_CMD_VERSION. */
 void store_cmd_init(struct store_cmd *cmd);
 void store_cmd_close(struct store_cmd *cmd);
 const char *store_op_name(enum store_op op);
@@ -115,7 +115,7 @@ struct store_lease {
     uint64_t expires_at;          /* cluster time, ms */
     bool released;
     bool handover_unconfirmed;
-    bool fencing;                 /* what the last applied renewal said */
+    bool fencing; /* what the last applied renewal said */
     uint64_t lsn;
 };
 
@@ -129,7 +129,7 @@ struct store_state {
     uint64_t format_level; /* starts at 1 */
     uint64_t last_ct;      /* the largest cluster time ever applied */
     /* initialize */
-    char *init_sysid;   /* owned; NULL: not initialized */
+    char *init_sysid;                 /* owned; NULL: not initialized */
     char init_claim[STORE_NAME_SIZE]; /* "" when nobody claims */
     uint64_t init_claim_epoch;        /* lease epoch granted to the claimant */
     /* config */
@@ -141,10 +141,11 @@ struct store_state {
     struct store_member *members;
     size_t n_members;
     struct store_lease lease;
-    cJSON *failover; /* owned or NULL */
-    cJSON *sync;     /* owned or NULL */
-    cJSON *status;   /* owned or NULL */
-    cJSON *history;  /* owned array, never NULL after init */
+    cJSON *failover;      /* owned or NULL */
+    cJSON *sync;          /* owned or NULL */
+    cJSON *status;        /* owned or NULL */
+    cJSON *history;       /* owned array, never NULL after init */
+    cJSON *lease_reports; /* owned or NULL: the reports the last applied grant used */
     /* dedup ring */
     struct store_dedup *dedup; /* STORE_DEDUP_SIZE slots */
     size_t dedup_next;
