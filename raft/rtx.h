@@ -31,11 +31,10 @@
 #ifndef REGENT_RTX_H
 #define REGENT_RTX_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include <raft.h>
 #include <raft/uv.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define RTX_MAX_FRAME (4u << 20)
@@ -54,6 +53,9 @@ int rtx_init(struct raft_uv_transport *t, uv_loop_t *loop, const char *secret, c
  * already in use"). */
 int rtx_listen(struct raft_uv_transport *t, const char *bind_addr, char *errmsg);
 
+/* The port rtx_listen bound (useful with port 0), or -1 when not listening. */
+int rtx_listen_port(struct raft_uv_transport *t);
+
 /* raft_uv's close op (t->close) only detaches c-raft: pending Raft connects
  * fail, no further RAFT-channel stream is handed over, the listener and the
  * RPC channel keep working. rtx_shutdown closes the listener and every
@@ -71,8 +73,12 @@ struct rtx_rpc_req;
  * rtx_rpc_reply exactly once for @req, now or later; if the peer has gone,
  * the reply is discarded but must still be made.
  */
-typedef void (*rtx_rpc_handler)(void *data, struct rtx_rpc_req *req, uint64_t peer_id,
-                                const char *peer_address, const char *body, size_t len);
+typedef void (*rtx_rpc_handler)(void *data,
+                                struct rtx_rpc_req *req,
+                                uint64_t peer_id,
+                                const char *peer_address,
+                                const char *body,
+                                size_t len);
 
 void rtx_set_rpc_handler(struct raft_uv_transport *t, rtx_rpc_handler handler, void *data);
 
@@ -86,8 +92,8 @@ struct rtx_call;
  * the callback only. Otherwise RG_ECONNECT, RG_EAUTH (handshake refused or
  * the server failed to prove it knows the secret), RG_ETIMEDOUT, RG_EPARSE,
  * RG_ECANCELED (rtx_call_cancel or transport closing); @errmsg says more. */
-typedef void (*rtx_call_cb)(struct rtx_call *call, int status, const char *body, size_t len,
-                            const char *errmsg);
+typedef void (*rtx_call_cb)(
+    struct rtx_call *call, int status, const char *body, size_t len, const char *errmsg);
 
 struct rtx_call {
     void *data; /* caller's */
@@ -104,14 +110,21 @@ struct rtx_call {
  * this call. An error code: @cb never fires.
  * @self_id/@self_address identify the caller in the handshake (0/"" if none).
  */
-int rtx_call_start(struct raft_uv_transport *t, struct rtx_call *call, const char *address,
-                   const char *body, size_t len, unsigned timeout_ms, uint64_t self_id,
-                   const char *self_address, rtx_call_cb cb);
+int rtx_call_start(struct raft_uv_transport *t,
+                   struct rtx_call *call,
+                   const char *address,
+                   const char *body,
+                   size_t len,
+                   unsigned timeout_ms,
+                   uint64_t self_id,
+                   const char *self_address,
+                   rtx_call_cb cb);
 
 /* Cancel: the callback fires with RG_ECANCELED (on a later loop iteration). */
 void rtx_call_cancel(struct rtx_call *call);
 
-/* Open connections and calls, for leak checks in tests. */
+/* Open connections and calls, for leak checks in tests (the listener is not
+ * counted; a connection counts until its handles are closed). */
 unsigned rtx_active_handles(struct raft_uv_transport *t);
 
 #endif
