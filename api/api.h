@@ -15,11 +15,10 @@
 #ifndef REGENT_API_H
 #define REGENT_API_H
 
+#include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cJSON.h>
 #include <uv.h>
 
 #define API_MAX_BODY (1u << 20)
@@ -31,7 +30,7 @@ typedef void (*api_handler_fn)(void *data, struct api_req *req);
 
 struct api_route {
     const char *method; /* "GET" (also serves HEAD), "POST", "DELETE", "PATCH", "PUT", "OPTIONS" */
-    const char *path;   /* exact path, or a prefix ending in '/' followed by '*' ("/raft/members/*") */
+    const char *path;   /* exact path, or a prefix ending in '/' then '*': "/raft/members/" "*" */
     api_handler_fn fn;
 };
 
@@ -41,8 +40,13 @@ struct api_route {
  * and must outlive the server. 0, or RG_EIO / RG_EINVAL with @errmsg
  * ("could not bind 127.0.0.1:8008: address already in use").
  */
-int api_server_start(struct api_server **out, uv_loop_t *loop, const char *listen,
-                     const struct api_route *routes, size_t n_routes, void *data, char *errmsg);
+int api_server_start(struct api_server **out,
+                     uv_loop_t *loop,
+                     const char *listen,
+                     const struct api_route *routes,
+                     size_t n_routes,
+                     void *data,
+                     char *errmsg);
 
 /* Stop listening, close connections; @cb(@arg) fires once every handle is
  * closed (never inside this call). Then the server is freed. */
@@ -56,7 +60,7 @@ const char *api_req_method(const struct api_req *req);
 const char *api_req_path(const struct api_req *req);  /* without the query */
 const char *api_req_query(const struct api_req *req); /* "" when none */
 const char *api_req_body(const struct api_req *req, size_t *len);
-/* The part of the path after a "prefix/*" route's prefix ("" otherwise). */
+/* The part of the path after a prefix route's prefix ("" otherwise). */
 const char *api_req_tail(const struct api_req *req);
 /* The value of query parameter @key (decoded, copied into @buf), or NULL. */
 const char *api_req_param(const struct api_req *req, const char *key, char *buf, size_t len);
@@ -92,7 +96,9 @@ struct api_raft_info {
  * applied_index. @now_ct is the local estimate of cluster time. Caller
  * cJSON_Delete()s the result.
  */
-cJSON *api_view_cluster(const struct store_state *s, const struct api_raft_info *ri,
-                        const char *scope, uint64_t now_ct);
+cJSON *api_view_cluster(const struct store_state *s,
+                        const struct api_raft_info *ri,
+                        const char *scope,
+                        uint64_t now_ct);
 
 #endif
