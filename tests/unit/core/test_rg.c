@@ -1,11 +1,13 @@
 /* Unit tests for the rg core: error texts and messages, allocation, clocks. */
+/* cmocka.h needs these first. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
 #include <cmocka.h>
+// clang-format on
 
 #include "agent/rg.h"
 
