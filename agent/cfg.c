@@ -460,3 +460,40 @@ cJSON *cfg_to_json(const struct cfg *cfg)
     json_mask(root, 0);
     return root;
 }
+
+size_t cfg_fixed_changes(const struct cfg *a, const struct cfg *b, char *buf, size_t len)
+{
+    size_t n = 0, used = 0;
+    if (len > 0) {
+        buf[0] = '\0';
+    }
+    for (size_t i = 0; i < cfg__n_keys; i++) {
+        const struct cfg_key *k = &cfg__keys[i];
+        if (k->type == CFG_T_UNUSED || k->type == CFG_T_SECTION || k->off == CFG_NOFIELD ||
+            (k->flags & CFG_K_RELOAD) || !cfg__key_allowed(a->kind, k)) {
+            continue;
+        }
+        /* Secrets compare masked; compare the raw strings instead. */
+        bool same;
+        if ((k->type == CFG_T_STR || k->type == CFG_T_ENUM) && (k->flags & CFG_K_SECRET)) {
+            const char *x = *(char **)cfg__field((struct cfg *)a, k);
+            const char *y = *(char **)cfg__field((struct cfg *)b, k);
+            same = (x == NULL && y == NULL) || (x != NULL && y != NULL && strcmp(x, y) == 0);
+        } else {
+            cJSON *x = cfg__key_to_json(a, k);
+            cJSON *y = cfg__key_to_json(b, k);
+            same = cJSON_Compare(x, y, true);
+            cJSON_Delete(x);
+            cJSON_Delete(y);
+        }
+        if (same) {
+            continue;
+        }
+        n++;
+        if (used < len) {
+            int w = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "", k->path);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    return n;
+}

@@ -157,6 +157,10 @@ void cfg_free(struct cfg *cfg);
  * cJSON_Delete()s it. */
 cJSON *cfg_to_json(const struct cfg *cfg);
 
+/* The keys a reload cannot apply (not marked reloadable) whose values differ
+ * between @a and @b, comma-separated into @buf; returns how many. */
+size_t cfg_fixed_changes(const struct cfg *a, const struct cfg *b, char *buf, size_t len);
+
 /* Parse "a.b.c.d:port" (IPv4 literal). 0 or RG_EINVAL. */
 int cfg_parse_ipv4_addr(const char *s, char *host, size_t hostlen, unsigned *port);
 

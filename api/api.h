@@ -73,6 +73,21 @@ void api_reply_error(struct api_req *req, int status, const char *fmt, ...)
 /* Reply with a status line and no body (HEAD/OPTIONS health checks). */
 void api_reply_status(struct api_req *req, int status);
 
+/* --- the store's routes (api_store.c) ----------------------------------- */
+
+struct store;
+
+/* The data every route handler of a node gets: api_server_start's @data
+ * must point to one (a daemon with more routes embeds it first). */
+struct api_store_ctx {
+    struct store *store; /* borrowed */
+    const char *scope;   /* borrowed */
+};
+
+/* GET /liveness, /cluster, /raft/state; POST /raft/members, /raft/leadership;
+ * DELETE /raft/members/<name>; POST /debug/propose (REGENT_TEST_HOOKS=1). */
+const struct api_route *api_store_routes(size_t *n);
+
 /* --- views (pure) ------------------------------------------------------- */
 
 struct store_state;

@@ -1,0 +1,131 @@
+/*
+ * api_node: the store and the REST server of a daemon, started together and
+ * stopped together (see api_node.h).
+ *
+ * Start order: the REST server first (a failed bind leaves no handle
+ * behind), then the store; when the store cannot start, the server is
+ * stopped again and the node frees itself from the server's stop callback.
+ * Stop: both at once; the caller's callback fires after the second one.
+ */
+#include "api/api_node.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/rg.h"
+#include "agent/rg_log.h"
+
+struct api_node {
+    struct api_store_ctx ctx; /* first: the routes' data */
+    struct api_server *api;
+    struct store *store;
+    char *scope;      /* owned: ctx.scope */
+    unsigned running; /* api and store not yet stopped */
+    void (*stop_cb)(void *arg);
+    void *stop_arg;
+};
+
+char *api_node_base_url(const struct cfg *cfg)
+{
+    const char *a =
+        cfg->restapi.connect_address != NULL ? cfg->restapi.connect_address : cfg->restapi.listen;
+    const char *colon = strrchr(a, ':');
+    if (colon == NULL) {
+        return rg_asprintf("http://%s", a);
+    }
+    size_t hl = (size_t)(colon - a);
+    if ((hl == 1 && a[0] == '*') || (hl == 7 && strncmp(a, "0.0.0.0", 7) == 0) || hl == 0) {
+        return rg_asprintf("http://127.0.0.1%s", colon);
+    }
+    if (hl == 4 && strncmp(a, "[::]", 4) == 0) {
+        return rg_asprintf("http://[::1]%s", colon);
+    }
+    return rg_asprintf("http://%s", a);
+}
+
+static void node_free(struct api_node *n)
+{
+    void (*cb)(void *) = n->stop_cb;
+    void *arg = n->stop_arg;
+    rg_free(n->scope);
+    rg_free(n);
+    if (cb != NULL) {
+        cb(arg);
+    }
+}
+
+static void part_stopped(void *arg)
+{
+    struct api_node *n = arg;
+    if (--n->running == 0) {
+        node_free(n);
+    }
+}
+
+int api_node_start(struct api_node **out,
+                   uv_loop_t *loop,
+                   const struct api_node_options *o,
+                   char *errmsg)
+{
+    const struct cfg *cfg = o->cfg;
+    struct api_node *n = rg_calloc(1, sizeof *n);
+    size_t n_routes;
+    const struct api_route *routes = api_store_routes(&n_routes);
+
+    n->scope = rg_strdup(cfg->scope);
+    n->ctx.scope = n->scope;
+    int rv =
+        api_server_start(&n->api, loop, cfg->restapi.listen, routes, n_routes, &n->ctx, errmsg);
+    if (rv != 0) {
+        rg_errmsg_wrapf(errmsg, "restapi.listen");
+        rg_free(n->scope);
+        rg_free(n);
+        return rv;
+    }
+    n->running = 1;
+
+    char *api_url = api_node_base_url(cfg);
+    struct store_options so = {
+        .scope = cfg->scope,
+        .name = cfg->name,
+        .data_dir = cfg->raft.data_dir,
+        .self_addr = cfg->raft.self_addr,
+        .bind_addr = cfg->raft.bind_addr,
+        .partners = (const char *const *)cfg->raft.partner_addrs,
+        .n_partners = cfg->raft.n_partner_addrs,
+        .secret = cfg->raft.password,
+        .api_url = api_url,
+        .kind = o->kind,
+        .election_timeout = cfg->raft.election_timeout,
+        .heartbeat_interval = cfg->raft.heartbeat_interval,
+        .voters = cfg->raft.voters,
+        .segment_size = cfg->raft.segment_size,
+        .snapshot_threshold = cfg->raft.snapshot_threshold,
+        .snapshot_trailing = cfg->raft.snapshot_trailing,
+        .watch = o->watch,
+        .watch_data = o->watch_data,
+    };
+    rv = store_start(&n->store, loop, &so, errmsg);
+    rg_free(api_url);
+    if (rv != 0) {
+        api_server_stop(n->api, part_stopped, n);
+        return rv;
+    }
+    n->ctx.store = n->store;
+    n->running = 2;
+    *out = n;
+    return 0;
+}
+
+void api_node_stop(struct api_node *n, void (*cb)(void *arg), void *arg)
+{
+    n->stop_cb = cb;
+    n->stop_arg = arg;
+    api_server_stop(n->api, part_stopped, n);
+    store_stop(n->store, part_stopped, n);
+}
+
+struct store *api_node_store(struct api_node *n)
+{
+    return n->store;
+}

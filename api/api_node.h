@@ -1,0 +1,45 @@
+/*
+ * api_node: the half every Regent daemon runs — the cluster store (raft/)
+ * and the REST server with the store's routes, started from one
+ * configuration on one loop. regent adds PostgreSQL control around it;
+ * regent-witness is little more than this.
+ */
+#ifndef REGENT_API_NODE_H
+#define REGENT_API_NODE_H
+
+#include <uv.h>
+
+#include "agent/cfg.h"
+#include "api/api.h"
+#include "raft/store.h"
+
+struct api_node;
+
+struct api_node_options {
+    const struct cfg *cfg; /* borrowed during the call */
+    enum store_peer_kind kind;
+    store_watch_cb watch; /* every store event, STORE_EV_FATAL included */
+    void *watch_data;
+};
+
+/*
+ * Start the REST server on restapi.listen, then the store. 0 and *@out; or
+ * RG_E* with @errmsg, in which case whatever had started is closing on its
+ * own (let the loop run out).
+ */
+int api_node_start(struct api_node **out,
+                   uv_loop_t *loop,
+                   const struct api_node_options *o,
+                   char *errmsg);
+
+/* Stop the REST server and the store; @cb(@arg) once both are closed (never
+ * inside this call). The node is freed before @cb. */
+void api_node_stop(struct api_node *n, void (*cb)(void *arg), void *arg);
+
+struct store *api_node_store(struct api_node *n);
+
+/* "http://host:port" from restapi.connect_address ("*" and "0.0.0.0" mean
+ * 127.0.0.1, "::" means ::1). Caller rg_free()s it. */
+char *api_node_base_url(const struct cfg *cfg);
+
+#endif
