@@ -41,12 +41,11 @@ static void usage(FILE *fp, const char *prog)
 {
     fprintf(fp,
             "usage: %s [--strict] [--config] FILE\n"
-            "       %s [--strict] --validate-config FILE\n"
+            "       %s [--strict] --validate-config [--config] FILE\n"
             "       %s --version | --help\n"
             "\n"
             "  -c, --config FILE        run with this configuration\n"
-            "      --validate-config FILE\n"
-            "                           print the effective configuration (secrets masked),\n"
+            "      --validate-config    print the effective configuration (secrets masked),\n"
             "                           or every error, and exit (0 valid, 2 invalid)\n"
             "      --strict             unknown configuration keys are errors, not warnings\n"
             "      --version            print the version and exit\n"
@@ -72,13 +71,19 @@ static void configure_log(const struct cfg *cfg, const char *prog)
     }
 }
 
+static void print_errors(const char *err)
+{
+    size_t n = strlen(err);
+    fprintf(stderr, "%s%s", err, n > 0 && err[n - 1] != '\n' ? "\n" : "");
+}
+
 static int validate(const char *path, enum cfg_kind kind, unsigned flags)
 {
     char *err = rg_malloc(ERRBUF_SIZE);
     struct cfg *cfg = NULL;
     int rv = cfg_load(path, kind, flags | CFG_QUIET, &cfg, err, ERRBUF_SIZE);
     if (rv != 0) {
-        fprintf(stderr, "%s", err);
+        print_errors(err);
         rg_free(err);
         return 2;
     }
@@ -184,7 +189,7 @@ static int run(struct rg_daemon *d, const char *path)
     char *err = rg_malloc(ERRBUF_SIZE);
     int rv = cfg_load(path, d->ops->kind, d->flags, &d->cfg, err, ERRBUF_SIZE);
     if (rv != 0) {
-        fprintf(stderr, "%s", err);
+        print_errors(err);
         rg_free(err);
         return 2;
     }
@@ -221,12 +226,13 @@ static int run(struct rg_daemon *d, const char *path)
 int rg_daemon_main(int argc, char **argv, const struct rg_daemon_ops *ops, void *app)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"validate-config", required_argument, NULL, 'V'},
+        {"config", required_argument, NULL, 'c'}, {"validate-config", no_argument, NULL, 'V'},
         {"strict", no_argument, NULL, 's'},       {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     struct rg_daemon d = {.ops = ops, .app = app};
-    const char *config = NULL, *check = NULL;
+    const char *config = NULL;
+    bool check = false;
     int c;
 
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -235,7 +241,7 @@ int rg_daemon_main(int argc, char **argv, const struct rg_daemon_ops *ops, void 
             config = optarg;
             break;
         case 'V':
-            check = optarg;
+            check = true;
             break;
         case 's':
             d.flags |= CFG_STRICT;
@@ -251,14 +257,14 @@ int rg_daemon_main(int argc, char **argv, const struct rg_daemon_ops *ops, void 
             return 2;
         }
     }
-    if (config == NULL && check == NULL && optind < argc) {
+    if (config == NULL && optind < argc) {
         config = argv[optind++]; /* "patroni /etc/patroni.yml" habit */
     }
-    if (optind < argc || (config == NULL) == (check == NULL)) {
+    if (optind < argc || config == NULL) {
         usage(stderr, ops->prog);
         return 2;
     }
-    int code = check != NULL ? validate(check, ops->kind, d.flags) : run(&d, config);
+    int code = check ? validate(config, ops->kind, d.flags) : run(&d, config);
     rg_log_shutdown(2000);
     return code;
 }

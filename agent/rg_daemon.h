@@ -9,7 +9,7 @@
  *
  * Command line:
  *   PROG [--strict] [--config] FILE     run
- *   PROG [--strict] --validate-config FILE
+ *   PROG [--strict] --validate-config [--config] FILE
  *                                       print the effective configuration
  *                                       (secrets masked) or the errors
  *   PROG --version | --help

@@ -720,8 +720,10 @@ int store_start(struct store **out, uv_loop_t *loop, const struct store_options 
     }
     s->transport_init = true;
     rtx_set_rpc_handler(&s->transport, store__rpc_handler, s);
-    s->fault_delay_forward = store_test_hooks_enabled() && getenv("REGENT_TEST_FAULT") != NULL &&
-                             strcmp(getenv("REGENT_TEST_FAULT"), "delay-first-forward-reply") == 0;
+    const char *fault = store_test_hooks_enabled() ? getenv("REGENT_TEST_FAULT") : NULL;
+    if (fault != NULL && strncmp(fault, "delay-forward-reply:", 20) == 0) {
+        snprintf(s->fault_prefix, sizeof s->fault_prefix, "%s", fault + 20);
+    }
     s->phase = STORE_DISCOVER;
     uv_check_init(loop, &s->check);
     uv_check_start(&s->check, check_cb);

@@ -218,9 +218,10 @@ void store_new_req_id(const char *prefix, char *buf);
 /* --- test hooks ----------------------------------------------------------- */
 
 /* With REGENT_TEST_HOOKS=1 in the environment, REGENT_TEST_FAULT may name
- * one fault: "delay-first-forward-reply" makes the leader answer the first
- * forwarded proposal it applies only after the proposer's attempt timeout,
- * so the proposer retries under the same request id. */
+ * one fault: "delay-forward-reply:PREFIX" makes the leader answer the first
+ * forwarded proposal whose request id starts with PREFIX only after twice
+ * the proposer's attempt timeout, so that the proposer retries under the
+ * same request id. POST /debug/propose is served only with the hooks on. */
 bool store_test_hooks_enabled(void);
 
 #endif

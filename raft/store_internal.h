@@ -62,7 +62,7 @@ struct store_seen {
 struct store {
     uv_loop_t *loop; /* borrowed */
     enum store_phase phase;
-    char errmsg[RG_ERRMSG_SIZE];
+    char errmsg[512]; /* c-raft's load errors name a file, a batch and a byte */
 
     /* Options, copied. */
     char *scope, *name, *data_dir, *self_addr, *bind_addr, *secret, *api_url;
@@ -127,6 +127,7 @@ struct store {
     size_t orphan_rr;           /* round-robin position over peers and partners */
     char orphan_next[64];       /* the leader a peer named, to ask next */
     uint64_t waiting_logged_at; /* boot ms of the last "waiting" line */
+    uint64_t auth_warned_at;    /* boot ms of the last handshake warning */
 
     /* Upkeep of the leader (and each node's own peer record). */
     uv_timer_t upkeep_timer;
@@ -146,7 +147,7 @@ struct store {
     struct store_responder *transfer_resp; /* who waits for the transfer, or NULL */
 
     /* Test hook: one delayed reply (REGENT_TEST_FAULT). */
-    bool fault_delay_forward;
+    char fault_prefix[STORE_REQ_ID_SIZE]; /* "": no fault armed */
     uv_timer_t fault_timer;
     struct store_responder *fault_resp;
     cJSON *fault_body;

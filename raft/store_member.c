@@ -227,9 +227,13 @@ static void probe_cb(void *data, int status, const cJSON *reply, const char *err
 {
     struct probe_ctx *pc = data;
     struct store *s = pc->s;
-    (void)errmsg;
 
     s->probes_out--;
+    if (status == RG_EAUTH && rg_boottime_ms() - s->auth_warned_at >= 5000) {
+        s->auth_warned_at = rg_boottime_ms();
+        rg_log(RG_WARNING, LOGM, "partner %s: %s: is raft.password the same on every member?",
+               pc->address, errmsg);
+    }
     if (status == 0 && s->phase == STORE_DISCOVER) {
         const cJSON *scope = cJSON_GetObjectItemCaseSensitive(reply, "scope");
         const cJSON *state = cJSON_GetObjectItemCaseSensitive(reply, "state");

@@ -96,6 +96,7 @@ struct apply_req {
     struct raft_apply req;
     struct store *s;
     struct store_responder *r;
+    bool fault; /* the test fault applies to this one */
 };
 
 static void fault_timer_cb(uv_timer_t *t)
@@ -139,9 +140,10 @@ static void apply_done_cb(struct raft_apply *req, int status, void *result)
             store__reply_new(STORE_RC_UNAVAILABLE, "leadership lost before the entry applied: %s",
                              raft_strerror(status));
     }
+    bool fault = ar->fault;
     rg_free(ar);
-    if (status == 0 && s->fault_delay_forward && r->peer_id != 0 && s->fault_resp == NULL) {
-        s->fault_delay_forward = false;
+    if (status == 0 && fault && s->fault_resp == NULL) {
+        s->fault_prefix[0] = '\0';
         s->fault_resp = r;
         s->fault_body = body;
         rg_log(RG_WARNING, LOGM, "test fault: delaying the reply to a forwarded proposal by %u ms",
@@ -171,6 +173,8 @@ static void handle_propose(struct store *s, const cJSON *body, struct store_resp
         r->reply(r, store__reply_new(STORE_RC_BAD, "command: %s", err));
         return;
     }
+    bool fault = s->fault_prefix[0] != '\0' && r->peer_id != 0 &&
+                 strncmp(cmd.id, s->fault_prefix, strlen(s->fault_prefix)) == 0;
     cmd.ct = store__next_ct(s);
     char *enc;
     size_t len;
@@ -189,6 +193,7 @@ static void handle_propose(struct store *s, const cJSON *body, struct store_resp
     struct apply_req *ar = rg_calloc(1, sizeof *ar);
     ar->s = s;
     ar->r = r;
+    ar->fault = fault;
     rv = raft_apply(&s->raft, &ar->req, &buf, 1, apply_done_cb);
     if (rv != 0) {
         raft_free(buf.base);

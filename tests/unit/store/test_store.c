@@ -88,7 +88,7 @@ static void test_every_op_round_trips_with_u64_max(void **state)
         case STORE_OP_INIT_SET:
             snprintf(c.sysid, sizeof c.sysid, "%s", "7234567890123456789012345678901");
             c.epoch = UINT64_MAX;
-            /* fallthrough */
+            __attribute__((fallthrough));
         case STORE_OP_INIT_CLAIM:
         case STORE_OP_INIT_CLEAR:
         case STORE_OP_MEMBER_DEL:
