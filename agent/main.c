@@ -143,6 +143,7 @@ static void reload(struct rg_daemon *d, const struct cfg *old, const struct cfg 
 {
     struct agent *a = rg_daemon_app(d);
     (void)old;
+    api_node_reload(a->node, fresh);
     cJSON_Delete(a->member);
     a->member = member_record(fresh);
     member_maybe_write(a);

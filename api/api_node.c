@@ -129,3 +129,8 @@ struct store *api_node_store(struct api_node *n)
 {
     return n->store;
 }
+
+void api_node_reload(struct api_node *n, const struct cfg *fresh)
+{
+    store_set_voters(n->store, fresh->raft.voters);
+}

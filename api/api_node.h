@@ -38,6 +38,9 @@ void api_node_stop(struct api_node *n, void (*cb)(void *arg), void *arg);
 
 struct store *api_node_store(struct api_node *n);
 
+/* Apply what a reload (SIGHUP) may change here: raft.voters. */
+void api_node_reload(struct api_node *n, const struct cfg *fresh);
+
 /* "http://host:port" from restapi.connect_address ("*" and "0.0.0.0" mean
  * 127.0.0.1, "::" means ::1). Caller rg_free()s it. */
 char *api_node_base_url(const struct cfg *cfg);

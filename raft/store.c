@@ -810,6 +810,14 @@ const char *store_errmsg(const struct store *s)
     return s->errmsg;
 }
 
+void store_set_voters(struct store *s, unsigned voters)
+{
+    if (voters != s->voters) {
+        rg_log(RG_INFO, LOGM, "target Raft voter count: %u -> %u", s->voters, voters);
+        s->voters = voters;
+    }
+}
+
 uint64_t store_self_id(const struct store *s)
 {
     return s->id;

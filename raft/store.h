@@ -121,6 +121,10 @@ bool store_is_leader(const struct store *s);
  * estimate (the last applied entry's time plus the time since), for display. */
 uint64_t store_now_ct(const struct store *s);
 
+/* Change the target voter count (3 or 5; raft.voters on SIGHUP). The
+ * leader's upkeep moves towards it one role change at a time. */
+void store_set_voters(struct store *s, unsigned voters);
+
 /* Raft facts, names resolved through the peers records ("id:<hex>" for a
  * server without one). Arrays are owned by @out: store_raft_info_close. */
 struct store_raft_info {

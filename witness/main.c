@@ -43,6 +43,13 @@ static int start(struct rg_daemon *d, const struct cfg *cfg, char *errmsg)
     return api_node_start(&w->node, rg_daemon_loop(d), &o, errmsg);
 }
 
+static void reload(struct rg_daemon *d, const struct cfg *old, const struct cfg *fresh)
+{
+    struct witness *w = rg_daemon_app(d);
+    (void)old;
+    api_node_reload(w->node, fresh);
+}
+
 static void node_stopped(void *arg)
 {
     struct witness *w = arg;
@@ -61,6 +68,7 @@ int main(int argc, char **argv)
         .prog = "regent-witness",
         .kind = CFG_WITNESS,
         .start = start,
+        .reload = reload,
         .stop = stop,
     };
     struct witness w = {0};

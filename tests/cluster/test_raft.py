@@ -254,3 +254,31 @@ def test_forwarded_proposal_retried_after_timeout_is_applied_once(make_cluster):
     assert "test fault: delaying the reply" in c[leader].log_tail(200)
     for n in c.nodes:
         c.wait_until(lambda n=n: config_of(n) == (1, {"once": True}), TIMEOUT, f"{n.name}: one write")
+
+
+def test_snapshots_restore_on_restart_and_install_on_a_new_member(make_cluster, make_node):
+    small = {"raft": {"snapshot_threshold": 16, "snapshot_trailing": 4}}
+    c = make_cluster(3, env=HOOKS, overrides=small)
+    settled(c)
+    leader = c[c.leader()]
+    for i in range(60):
+        status, body = propose_config(leader, i, {"i": i}, f"snap-{i}")
+        assert status == 200 and body["result"]["code"] == 0, body
+    same_state_everywhere(c)
+    for n in c.nodes:
+        snaps = [p.name for p in (n.dir / "raft").iterdir() if p.name.startswith("snapshot-")]
+        assert snaps, f"{n.name} took no snapshot"
+
+    # A restart loads the snapshot and the entries after it.
+    follower = next(n for n in c.nodes if n is not leader)
+    follower.restart()
+    c.wait_until(lambda: config_of(follower) == (60, {"i": 59}), TIMEOUT, "the restarted node's state")
+
+    # A new member is far behind the log's start: it gets the snapshot.
+    extra = make_node("node4", start=False, scope=c.scope, env=HOOKS, overrides=small)
+    extra.partner_addrs = [n.raft_addr for n in c.nodes]
+    extra.start()
+    c.nodes.append(extra)
+    settled(c, standbys=["node4"])
+    same_state_everywhere(c)
+    assert config_of(extra) == (60, {"i": 59})
