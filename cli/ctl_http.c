@@ -1,8 +1,16 @@
 /*
- * ctl_http: the URLs that reach the cluster, and GET with failover across
- * them. Each URL is tried once with a short connect timeout; the first 2xx
- * JSON answer wins. Failures are collected so the final message names every
- * URL tried and what went wrong with it.
+ * ctl_http: the URLs that reach the cluster, and requests with failover
+ * across them. Each URL is tried once, in order, with a short connect
+ * timeout. Failures are collected so the final message names every URL
+ * tried and what went wrong with it.
+ *
+ * Reads (ctl_get_json) take the first 2xx JSON answer and try the next URL
+ * on anything else. Changes (ctl_send_json) are more careful, because the
+ * member that receives one forwards it to the Raft leader: a URL passes the
+ * request on only when it certainly never got it (nothing could be sent:
+ * refused, unresolved, connect timeout). An HTTP answer of any status is
+ * final, and a request that left without an answer has an unknown outcome,
+ * so sending it elsewhere could apply it twice; both stop the walk.
  */
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -62,6 +70,50 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* One request to one URL, and what came of it. */
+struct xfer {
+    const char *method; /* borrowed: "GET", "POST", "DELETE" */
+    const char *body;   /* borrowed JSON text, or NULL */
+    long timeout_ms;
+    CURLcode rc;
+    long status; /* HTTP status; 0 when no answer came */
+    bool sent;   /* some of the request was written */
+    char why[CURL_ERROR_SIZE + 64];
+    struct buf answer; /* owned */
+};
+
+static void xfer_run(struct xfer *x, const char *url)
+{
+    char cerr[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL;
+    CURL *curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, x->timeout_ms < 2000 ? x->timeout_ms : 2000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, x->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x->answer);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "regentctl/" REGENT_VERSION);
+    if (strcmp(x->method, "GET") != 0) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, x->method);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    }
+    x->rc = curl_easy_perform(curl);
+    long request_size = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &x->status);
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+    curl_easy_cleanup(curl);
+    curl_slist_free_all(headers);
+    x->sent = request_size > 0;
+    if (x->rc != CURLE_OK) {
+        snprintf(x->why, sizeof x->why, "%s", cerr[0] != '\0' ? cerr : curl_easy_strerror(x->rc));
+    }
+}
+
 static void append(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
 {
     size_t pos = strlen(err);
@@ -70,49 +122,84 @@ static void append(char *err, size_t errlen, const char *fmt, const char *a, con
     }
 }
 
+static cJSON *answer_json(const struct xfer *x)
+{
+    return cJSON_ParseWithLength(x->answer.data != NULL ? x->answer.data : "", x->answer.len);
+}
+
 int ctl_get_json(const struct ctl_opts *o, const char *path, cJSON **out, char *err, size_t errlen)
 {
-    err[0] = '\0';
     snprintf(err, errlen, "could not reach the cluster:");
     for (size_t i = 0; i < o->n_urls; i++) {
         char *url = rg_asprintf("%s%s", o->urls[i], path);
-        struct buf b = {NULL, 0};
-        char cerr[CURL_ERROR_SIZE] = "";
-        CURL *curl = curl_easy_init();
-        curl_easy_setopt(curl, CURLOPT_URL, url);
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                         o->timeout_ms < 2000 ? o->timeout_ms : 2000L);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "regentctl/" REGENT_VERSION);
-        CURLcode rc = curl_easy_perform(curl);
-        long status = 0;
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(curl);
-
-        char why[CURL_ERROR_SIZE + 64];
+        struct xfer x = {.method = "GET", .timeout_ms = o->timeout_ms};
+        xfer_run(&x, url);
         cJSON *doc = NULL;
-        if (rc != CURLE_OK) {
-            snprintf(why, sizeof why, "%s", cerr[0] != '\0' ? cerr : curl_easy_strerror(rc));
-        } else if (status < 200 || status > 299) {
-            snprintf(why, sizeof why, "HTTP status %ld", status);
-        } else if ((doc = cJSON_ParseWithLength(b.data != NULL ? b.data : "", b.len)) == NULL) {
-            snprintf(why, sizeof why, "the answer is not JSON");
+        if (x.rc != CURLE_OK) {
+            /* x.why says it */
+        } else if (x.status < 200 || x.status > 299) {
+            snprintf(x.why, sizeof x.why, "HTTP status %ld", x.status);
+        } else if ((doc = answer_json(&x)) == NULL) {
+            snprintf(x.why, sizeof x.why, "the answer is not JSON");
         }
-        rg_free(b.data);
+        rg_free(x.answer.data);
         if (doc != NULL) {
             rg_free(url);
             *out = doc;
             return 0;
         }
-        append(err, errlen, "\n  %s: %s", url, why);
+        append(err, errlen, "\n  %s: %s", url, x.why);
         rg_free(url);
     }
     if (o->n_urls == 0) {
         append(err, errlen, "%s%s", " no URL to try", "");
     }
     return -1;
+}
+
+int ctl_send_json(const struct ctl_opts *o,
+                  const char *method,
+                  const char *path,
+                  const char *body,
+                  struct ctl_answer *ans,
+                  char *err,
+                  size_t errlen)
+{
+    memset(ans, 0, sizeof *ans);
+    snprintf(err, errlen, "could not reach the cluster:");
+    long timeout_ms = o->timeout_set ? o->timeout_ms : CTL_CHANGE_TIMEOUT_MS;
+    for (size_t i = 0; i < o->n_urls; i++) {
+        char *url = rg_asprintf("%s%s", o->urls[i], path);
+        struct xfer x = {.method = method, .body = body, .timeout_ms = timeout_ms};
+        xfer_run(&x, url);
+        bool answered = x.status != 0;
+        bool final = answered || x.sent;
+        if (answered) {
+            ans->status = x.status;
+            ans->body = answer_json(&x);
+            ans->url = o->urls[i];
+        } else if (x.sent) {
+            /* Not "could not reach": the member may be applying it now. */
+            snprintf(err, errlen,
+                     "no answer from %s: %s (the request was sent: it may still take effect)", url,
+                     x.why);
+        } else {
+            append(err, errlen, "\n  %s: %s", url, x.why);
+        }
+        rg_free(x.answer.data);
+        rg_free(url);
+        if (final) {
+            return answered ? 0 : -1;
+        }
+    }
+    if (o->n_urls == 0) {
+        append(err, errlen, "%s%s", " no URL to try", "");
+    }
+    return -1;
+}
+
+void ctl_answer_close(struct ctl_answer *ans)
+{
+    cJSON_Delete(ans->body);
+    memset(ans, 0, sizeof *ans);
 }

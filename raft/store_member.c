@@ -314,7 +314,7 @@ cJSON *store__invited(struct store *s, const cJSON *body)
         return store__reply_new(STORE_RC_CONFLICT, "this node belongs to cluster \"%s\"", s->scope);
     }
     if (s->phase != STORE_DISCOVER) {
-        return store__reply_new(STORE_RC_CONFLICT, "this node is already %s", probe_state(s));
+        return store__reply_new(STORE_RC_CONFLICT, "this node is already %s", s->phase == STORE_RUNNING ? "a member" : probe_state(s));
     }
     const cJSON *a;
     cJSON_ArrayForEach(a, join)
