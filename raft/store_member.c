@@ -144,6 +144,8 @@ static void join_cb(void *data, int status, const cJSON *reply, const char *errm
     s->phase = STORE_DISCOVER;
     if (status != 0) {
         rg_log(RG_INFO, LOGM, "join through %s: %s: %s", s->join_via, rg_strerror(status), errmsg);
+        rg_free(s->join_via);
+        s->join_via = NULL;
         return;
     }
     int c = cJSON_IsNumber(code) ? code->valueint : 0;
@@ -161,13 +163,19 @@ static void join_cb(void *data, int status, const cJSON *reply, const char *errm
     }
     const cJSON *leader = cJSON_GetObjectItemCaseSensitive(reply, "leader");
     const cJSON *laddr = cJSON_GetObjectItemCaseSensitive(leader, "address");
-    if (c == STORE_RC_MISDIRECTED && cJSON_IsString(laddr)) {
-        rg_free(s->join_via);
-        s->join_via = rg_strdup(laddr->valuestring);
-        return; /* the next round asks the leader */
+    char *via = s->join_via;
+    s->join_via = NULL;
+    if (c == STORE_RC_MISDIRECTED && cJSON_IsString(laddr) &&
+        strcmp(laddr->valuestring, s->self_addr) != 0) {
+        s->join_via = rg_strdup(laddr->valuestring); /* the next round asks the leader */
+    } else if (rg_boottime_ms() - s->waiting_logged_at >= 5000) {
+        /* Discovery starts over: the hint may have been stale. */
+        s->waiting_logged_at = rg_boottime_ms();
+        rg_log(c == STORE_RC_UNAVAILABLE || c == STORE_RC_MISDIRECTED ? RG_INFO : RG_WARNING, LOGM,
+               "join through %s refused: %s", via,
+               cJSON_IsString(error) ? error->valuestring : "no reason given");
     }
-    rg_log(c == STORE_RC_UNAVAILABLE ? RG_INFO : RG_WARNING, LOGM, "join through %s refused: %s",
-           s->join_via, cJSON_IsString(error) ? error->valuestring : "no reason given");
+    rg_free(via);
 }
 
 static void start_join(struct store *s)
@@ -244,8 +252,11 @@ static void probe_cb(void *data, int status, const cJSON *reply, const char *err
             rg_log(RG_WARNING, LOGM, "partner %s belongs to another cluster (\"%s\"): ignored",
                    pc->address, cJSON_IsString(scope) ? scope->valuestring : "?");
         } else if (cJSON_IsString(state) && strcmp(state->valuestring, "member") == 0) {
+            /* A partner may still name a leader that is gone: us, before
+             * our directory was wiped. Then ask the partner itself. */
+            bool hint = cJSON_IsString(laddr) && strcmp(laddr->valuestring, s->self_addr) != 0;
             if (s->join_via == NULL) {
-                s->join_via = rg_strdup(cJSON_IsString(laddr) ? laddr->valuestring : pc->address);
+                s->join_via = rg_strdup(hint ? laddr->valuestring : pc->address);
             }
         } else if (cJSON_IsString(state) && strcmp(state->valuestring, "pristine") == 0 &&
                    store__u64_get(reply, "digest", &digest) && digest == s->digest) {
@@ -314,7 +325,8 @@ cJSON *store__invited(struct store *s, const cJSON *body)
         return store__reply_new(STORE_RC_CONFLICT, "this node belongs to cluster \"%s\"", s->scope);
     }
     if (s->phase != STORE_DISCOVER) {
-        return store__reply_new(STORE_RC_CONFLICT, "this node is already %s", s->phase == STORE_RUNNING ? "a member" : probe_state(s));
+        return store__reply_new(STORE_RC_CONFLICT, "this node is already %s",
+                                s->phase == STORE_RUNNING ? "a member" : probe_state(s));
     }
     const cJSON *a;
     cJSON_ArrayForEach(a, join)

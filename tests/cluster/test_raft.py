@@ -10,6 +10,8 @@ one per applied write) and whose double application would be refused.
 import json
 import time
 
+import pytest
+
 import regent_harness as rh
 
 HOOKS = {"REGENT_TEST_HOOKS": "1"}
@@ -213,10 +215,12 @@ def test_invited_node_joins_through_member_add(make_cluster, make_node):
     assert r.status_code == 409, r.text
 
 
-def test_wiped_member_rejoins_under_a_new_id(make_cluster):
+@pytest.mark.parametrize("who", ["leader", "follower"])
+def test_wiped_member_rejoins_under_a_new_id(make_cluster, who):
     c = make_cluster(3)
     settled(c)
-    victim = c["node3"]
+    leader_name = c.leader()
+    victim = next(n for n in c.nodes if (n.name == leader_name) == (who == "leader"))
     old_id = raft_state(victim)["raft_id"]
     victim.stop()
     rh_dir = victim.dir / "raft"
