@@ -133,7 +133,8 @@ struct store {
     uv_timer_t upkeep_timer;
     bool change_pending; /* a raft_add/assign/remove of ours is in flight */
     struct raft_change change;
-    uint64_t even_since; /* boot ms since the voter count has been even */
+    uint64_t even_since;   /* boot ms since the voter count has been even */
+    bool waiting_for_pair; /* said that one standby is not enough to promote */
     struct store_seen seen[STORE_MAX_SERVERS];
     size_t n_seen;
     struct member_op *member_op; /* the join or removal being carried out, or NULL */

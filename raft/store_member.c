@@ -946,6 +946,13 @@ static void rebalance(struct store *s)
     }
     if (voters % 2 == 1) {
         s->even_since = 0;
+        if (voters < s->voters && live == 1 && !s->waiting_for_pair) {
+            rg_log(RG_INFO, LOGM,
+                   "Raft has %u voter(s) and one live standby: waiting for another before "
+                   "promoting (an even voter count survives no more failures)",
+                   voters);
+        }
+        s->waiting_for_pair = voters < s->voters && live == 1;
         return;
     }
     if (s->even_since == 0) {

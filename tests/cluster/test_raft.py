@@ -97,6 +97,7 @@ def test_leader_killed_another_leader_and_nothing_lost(make_cluster):
         status, body = propose_config(c[old], i, {"n": i}, f"before-{i}")
         assert status == 200 and body["result"]["code"] == 0, body
 
+    ct_before = int(raft_state(c[old])["state"]["last_ct"])
     c[old].kill()
     t0 = time.monotonic()
 
@@ -115,6 +116,13 @@ def test_leader_killed_another_leader_and_nothing_lost(make_cluster):
         c.wait_until(lambda n=n: config_of(n) == (5, {"n": 4}), TIMEOUT, f"{n.name} to hold 5 writes")
     status, body = propose_config(c[new], 5, {"n": 5}, "after-0")
     assert status == 200 and body["result"]["code"] == 0, body
+    real_gap_ms = (time.monotonic() - t0) * 1000
+    ct_gap_ms = int(raft_state(c[new])["state"]["last_ct"]) - ct_before
+    # Cluster time never outruns real time, and it pauses across the
+    # election: the new leader's clock started where the log left off
+    # (DESIGN.md, "Cluster time"), so an election alone expires no lease.
+    assert 0 <= ct_gap_ms <= real_gap_ms, (ct_gap_ms, real_gap_ms)
+    assert ct_gap_ms < real_gap_ms - 300, (ct_gap_ms, real_gap_ms)
 
     # The old leader comes back as a follower and catches up.
     c[old].start()
@@ -286,3 +294,24 @@ def test_snapshots_restore_on_restart_and_install_on_a_new_member(make_cluster, 
     settled(c, standbys=["node4"])
     same_state_everywhere(c)
     assert config_of(extra) == (60, {"i": 59})
+
+
+def test_two_agents_without_a_witness_keep_one_voter(make_cluster):
+    c = make_cluster(2)
+    c.wait_until(
+        lambda: all(
+            len(n.cluster()["raft"]["voters"]) == 1 and len(n.cluster()["raft"]["standbys"]) == 1
+            for n in c.nodes
+        ),
+        TIMEOUT,
+        "one voter and one standby",
+    )
+    leader = c[c.leader()]
+    c.wait_until(
+        lambda: "waiting for another before promoting" in leader.log_tail(50),
+        TIMEOUT,
+        "the leader to say why it does not promote",
+    )
+    # Having said so, it still holds back.
+    for n in c.nodes:
+        assert len(n.cluster()["raft"]["voters"]) == 1
