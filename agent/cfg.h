@@ -96,13 +96,80 @@ struct cfg_watchdog {
     unsigned timeout; /* ms, default 2000 */
 };
 
+/* postgresql.authentication.<user>: libpq connection parameters (Patroni's
+ * names). Every field is owned, NULL when unset. */
+struct cfg_pg_user {
+    char *username;        /* superuser: "postgres", replication: "replicator", rewind: unset */
+    char *password;        /* secret: masked by cfg_to_json */
+    char *sslmode;         /* disable | allow | prefer | require | verify-ca | verify-full */
+    char *sslkey;          /* path */
+    char *sslpassword;     /* secret */
+    char *sslcert;         /* path */
+    char *sslrootcert;     /* path */
+    char *sslcrl;          /* path */
+    char *sslcrldir;       /* path */
+    char *sslnegotiation;  /* postgres | direct */
+    char *gssencmode;      /* disable | prefer | require */
+    char *channel_binding; /* disable | prefer | require */
+};
+
+struct cfg_pg_auth {
+    struct cfg_pg_user superuser;
+    struct cfg_pg_user replication;
+    struct cfg_pg_user rewind; /* unset: pg_rewind connects as the superuser */
+};
+
+/* postgresql.callbacks: "<command> <action> <role> <scope>" is run; each is a
+ * command line whose first word is an absolute path or a name found in PATH.
+ * Owned, NULL when unset. */
+struct cfg_pg_callbacks {
+    char *on_start;
+    char *on_stop;
+    char *on_restart;
+    char *on_reload;
+    char *on_role_change;
+};
+
+/* postgresql.bin_name: the program names, looked up in bin_dir (or PATH when
+ * bin_dir is unset); an absolute path is used as it is. NULL: the usual name. */
+struct cfg_pg_bin_name {
+    char *pg_ctl;
+    char *initdb;
+    char *pg_controldata;
+    char *pg_basebackup;
+    char *postgres;
+    char *pg_isready;
+    char *pg_rewind;
+};
+
 struct cfg_postgresql {
     char *listen;          /* "addr[,addr]:port" */
     char *connect_address; /* "host:port" */
-    char *data_dir;
-    char *bin_dir;
+    char *proxy_address;   /* "host:port" published for clients (a pooler), or NULL */
+    char *data_dir;        /* absolute path; required for regent */
+    char *config_dir;      /* absolute path, or NULL: data_dir */
+    char *bin_dir;         /* NULL: the programs are looked up in PATH */
     char *pgpass;
-    cJSON *raw; /* owned: the whole postgresql section as JSON (issue 3 reads it) */
+    struct cfg_pg_bin_name bin_name;
+    struct cfg_pg_auth authentication;
+    struct cfg_pg_callbacks callbacks;
+    unsigned callbacks_timeout; /* ms, default 30000: a callback still running is killed */
+    unsigned pg_ctl_timeout;    /* ms, default 60000 */
+    bool use_pg_rewind;         /* default false */
+    bool remove_data_directory_on_rewind_failure;     /* default false */
+    bool remove_data_directory_on_diverged_timelines; /* default false */
+    bool use_unix_socket;          /* connect locally through the socket; default false */
+    bool use_unix_socket_repl;     /* replication connections too; default false */
+    cJSON *parameters;             /* owned object or NULL: local GUCs */
+    cJSON *pg_hba;                 /* owned array of strings or NULL */
+    cJSON *pg_ident;               /* owned array of strings or NULL (stored only) */
+    cJSON *basebackup;             /* owned object or array (pg_basebackup options), or NULL */
+    cJSON *rewind;                 /* owned object or array (pg_rewind options), or NULL */
+    char **create_replica_methods; /* owned; only "basebackup" (the default) is supported */
+    size_t n_create_replica_methods;
+    /* owned: the whole postgresql section as JSON, unknown keys included, with
+     * the effective values of the typed keys above (secrets in clear) */
+    cJSON *raw;
 };
 
 struct cfg {

@@ -45,6 +45,9 @@ static const char *required_msg(const struct cfg_key *k)
     if (strcmp(k->path, "raft.self_addr") == 0) {
         return "required: the a.b.c.d:port other members reach this node's Raft at";
     }
+    if (strcmp(k->path, "postgresql.data_dir") == 0) {
+        return "required: the PostgreSQL data directory this agent manages";
+    }
     return "required";
 }
 
@@ -257,9 +260,52 @@ static void check_timing(struct cfg_ctx *ctx)
     }
 }
 
-/* The sections kept as JSON also carry the effective typed values, so that
- * whoever reads postgresql.raw or bootstrap_dcs sees environment overrides
- * and defaults too. */
+/* The value of @k for a raw section: like cfg__key_to_json, but secrets in
+ * clear (the raw section is what the agent reads them from; cfg_to_json
+ * masks them on output). */
+static cJSON *raw_value(const struct cfg *cfg, const struct cfg_key *k)
+{
+    if (k->type == CFG_T_STR || k->type == CFG_T_ENUM) {
+        return cJSON_CreateString(*(char **)cfg__field((struct cfg *)cfg, k));
+    }
+    return cfg__key_to_json(cfg, k);
+}
+
+/* Put @v at the dotted @rel path under @obj, creating the objects on the way.
+ * A component that is there but not an object (reported by the walk) makes
+ * the value go nowhere. */
+static void raw_put(cJSON *obj, const char *rel, cJSON *v)
+{
+    const char *dot;
+    while ((dot = strchr(rel, '.')) != NULL) {
+        char name[128];
+        size_t n = (size_t)(dot - rel);
+        RG_ASSERT(n < sizeof name);
+        memcpy(name, rel, n);
+        name[n] = '\0';
+        cJSON *child = cJSON_GetObjectItemCaseSensitive(obj, name);
+        if (child == NULL) {
+            child = cJSON_AddObjectToObject(obj, name);
+        }
+        if (!cJSON_IsObject(child)) {
+            cJSON_Delete(v);
+            return;
+        }
+        obj = child;
+        rel = dot + 1;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(obj, rel) != NULL) {
+        cJSON_ReplaceItemInObjectCaseSensitive(obj, rel, v);
+    } else {
+        cJSON_AddItemToObject(obj, rel, v);
+    }
+}
+
+/* The sections kept as JSON also carry the effective typed values, at any
+ * depth, so that whoever reads postgresql.raw or bootstrap_dcs sees
+ * environment overrides and defaults too. JSON-typed keys are not copied:
+ * the raw section already holds them as written and they have neither
+ * defaults nor environment variables. */
 static void sync_raw_sections(struct cfg_ctx *ctx)
 {
     struct cfg *cfg = ctx->cfg;
@@ -277,23 +323,52 @@ static void sync_raw_sections(struct cfg_ctx *ctx)
         for (size_t j = 0; j < cfg__n_keys; j++) {
             const struct cfg_key *k = &cfg__keys[j];
             if (strncmp(k->path, sec->path, plen) != 0 || k->path[plen] != '.' ||
-                strchr(k->path + plen + 1, '.') != NULL || k->off == CFG_NOFIELD ||
+                k->off == CFG_NOFIELD || k->type == CFG_T_JSON || k->type == CFG_T_SECTION ||
                 !key_set(cfg, k)) {
                 continue;
             }
-            const char *leaf = k->path + plen + 1;
-            cJSON *v = cfg__key_to_json(cfg, k);
-            if (cJSON_GetObjectItemCaseSensitive(raw, leaf) != NULL) {
-                cJSON_ReplaceItemInObjectCaseSensitive(raw, leaf, v);
-            } else {
-                cJSON_AddItemToObject(raw, leaf, v);
-            }
+            raw_put(raw, k->path + plen + 1, raw_value(cfg, k));
         }
     }
 }
 
+/* A mapping nested in the postgresql section is read twice by the YAML walk
+ * (once into postgresql.raw, once for its typed keys), so a duplicate key
+ * in it is found twice. Keep the first of identical error lines. */
+static void drop_repeated_errors(struct cfg_ctx *ctx)
+{
+    struct cfg_buf *b = &ctx->errors;
+    if (b->s == NULL) {
+        return;
+    }
+    size_t out = 0;
+    for (size_t at = 0; at < b->len;) {
+        const char *line = b->s + at;
+        const char *nl = memchr(line, '\n', b->len - at);
+        size_t n = nl != NULL ? (size_t)(nl - line) + 1 : b->len - at;
+        bool seen = false;
+        for (size_t p = 0; p < out && !seen;) {
+            const char *prev = b->s + p;
+            const char *pnl = memchr(prev, '\n', out - p);
+            size_t pn = pnl != NULL ? (size_t)(pnl - prev) + 1 : out - p;
+            seen = pn == n && memcmp(prev, line, n) == 0;
+            p += pn;
+        }
+        if (seen) {
+            ctx->n_errors--;
+        } else {
+            memmove(b->s + out, line, n);
+            out += n;
+        }
+        at += n;
+    }
+    b->len = out;
+    b->s[out] = '\0';
+}
+
 void cfg__validate(struct cfg_ctx *ctx)
 {
+    drop_repeated_errors(ctx);
     check_keys(ctx);
     check_raft_addrs(ctx);
     check_connect_address(ctx);

@@ -290,6 +290,90 @@ static bool check_pg_listen(const struct cfg_key *k, const void *field, char *wh
     return true;
 }
 
+/* postgresql.callbacks.*: a command line whose first word is an absolute
+ * path or a program name looked up in PATH. A relative path would depend on
+ * the agent's working directory. */
+static bool check_command(const struct cfg_key *k, const void *field, char *why, size_t len)
+{
+    (void)k;
+    const char *s = *(char *const *)field;
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    size_t n = strcspn(s, " \t\n");
+    if (n == 0) {
+        snprintf(why, len, "must be a command (an absolute path or a program name)");
+        return false;
+    }
+    if (s[0] != '/' && memchr(s, '/', n) != NULL) {
+        snprintf(why, len,
+                 "\"%.*s\" is a relative path: give an absolute path or a program name found "
+                 "in PATH",
+                 (int)n, s);
+        return false;
+    }
+    return true;
+}
+
+/* postgresql.bin_name.*: a program name (looked up in bin_dir or PATH) or an
+ * absolute path. */
+static bool check_bin_name(const struct cfg_key *k, const void *field, char *why, size_t len)
+{
+    (void)k;
+    const char *s = *(char *const *)field;
+    if (s[0] == '\0' || (s[0] != '/' && strchr(s, '/') != NULL) || strpbrk(s, " \t\n") != NULL) {
+        snprintf(why, len,
+                 "\"%s\" must be a program name (looked up in postgresql.bin_dir, or PATH) or "
+                 "an absolute path",
+                 s);
+        return false;
+    }
+    return true;
+}
+
+/* postgresql.basebackup and postgresql.rewind: Patroni takes a mapping of
+ * options or a list of options (strings or one-key mappings). */
+static bool check_map_or_list(const struct cfg_key *k, const void *field, char *why, size_t len)
+{
+    (void)k;
+    const cJSON *j = *(cJSON *const *)field;
+    if (j != NULL && !cJSON_IsObject(j) && !cJSON_IsArray(j)) {
+        snprintf(why, len, "must be a mapping or a list of options");
+        return false;
+    }
+    return true;
+}
+
+/* postgresql.pg_hba and pg_ident: one line of the file per item. */
+static bool check_string_list(const struct cfg_key *k, const void *field, char *why, size_t len)
+{
+    (void)k;
+    const cJSON *j = *(cJSON *const *)field;
+    int i = 0;
+    for (const cJSON *c = j != NULL ? j->child : NULL; c != NULL; c = c->next, i++) {
+        if (!cJSON_IsString(c)) {
+            snprintf(why, len, "must be a list of strings (one line each); item %d is not", i + 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* postgresql.create_replica_methods: regent clones with pg_basebackup only. */
+static bool check_replica_method(const struct cfg_key *k, const void *field, char *why, size_t len)
+{
+    (void)k;
+    const char *s = *(char *const *)field;
+    if (strcmp(s, "basebackup") != 0) {
+        snprintf(why, len,
+                 "\"%s\" is not supported: regent creates replicas only with basebackup "
+                 "(pg_basebackup); remove the other methods",
+                 s);
+        return false;
+    }
+    return true;
+}
+
 /* --- the table -------------------------------------------------------- */
 
 static const char *const verify_client_choices[] = {"none", "optional", "required", NULL};
@@ -298,6 +382,12 @@ static const char *const verify_client_choices[] = {"none", "optional", "require
 static const char *const watchdog_mode_choices[] = {
     "off",    "automatic",      "required",         "false=off",
     "no=off", "auto=automatic", "require=required", NULL};
+
+/* libpq's values. */
+static const char *const sslmode_choices[] = {"disable",   "allow",       "prefer", "require",
+                                              "verify-ca", "verify-full", NULL};
+static const char *const gss_choices[] = {"disable", "prefer", "require", NULL};
+static const char *const sslnegotiation_choices[] = {"postgres", "direct", NULL};
 
 /* The ttl default when watchdog.mode is required (DESIGN.md: 2.5 s without a
  * watchdog, 3.0 s with one, so that ttl - safety_margin - timeout >= 0.5 s). */
@@ -313,6 +403,38 @@ static const char *const watchdog_mode_choices[] = {
     {                                                                                              \
         .path = p, .type = CFG_T_UNUSED, .off = NOF                                                \
     }
+#define PG(m) F(postgresql.m)
+
+/* clang-format off */
+/* postgresql.authentication.<u>: Patroni's connection parameters, each with
+ * its PATRONI_<U>_<FIELD> variable. */
+#define PG_USER_KEY(u, U, field, FIELD, t, fl, init)                                              \
+    {.path = "postgresql.authentication." #u "." #field, .type = t, .flags = RL | (fl),            \
+     .off = PG(authentication.u.field), .patroni_env = "PATRONI_" #U "_" #FIELD, init}
+#define PG_USER(u, U, defuser)                                                                     \
+    {.path = "postgresql.authentication." #u, .type = CFG_T_SECTION, .flags = CFG_K_OPEN,          \
+     .off = NOF},                                                                                  \
+    PG_USER_KEY(u, U, username, USERNAME, CFG_T_STR, 0, .def = defuser),                           \
+    PG_USER_KEY(u, U, password, PASSWORD, CFG_T_STR, SECRET, .def = NULL),                         \
+    PG_USER_KEY(u, U, sslmode, SSLMODE, CFG_T_ENUM, 0, .choices = sslmode_choices),                \
+    PG_USER_KEY(u, U, sslkey, SSLKEY, CFG_T_STR, 0, .def = NULL),                                  \
+    PG_USER_KEY(u, U, sslpassword, SSLPASSWORD, CFG_T_STR, SECRET, .def = NULL),                   \
+    PG_USER_KEY(u, U, sslcert, SSLCERT, CFG_T_STR, 0, .def = NULL),                                \
+    PG_USER_KEY(u, U, sslrootcert, SSLROOTCERT, CFG_T_STR, 0, .def = NULL),                        \
+    PG_USER_KEY(u, U, sslcrl, SSLCRL, CFG_T_STR, 0, .def = NULL),                                  \
+    PG_USER_KEY(u, U, sslcrldir, SSLCRLDIR, CFG_T_STR, 0, .def = NULL),                            \
+    PG_USER_KEY(u, U, sslnegotiation, SSLNEGOTIATION, CFG_T_ENUM, 0,                               \
+                .choices = sslnegotiation_choices),                                                \
+    PG_USER_KEY(u, U, gssencmode, GSSENCMODE, CFG_T_ENUM, 0, .choices = gss_choices),              \
+    PG_USER_KEY(u, U, channel_binding, CHANNEL_BINDING, CFG_T_ENUM, 0, .choices = gss_choices)
+
+#define PG_CALLBACK(a)                                                                             \
+    {.path = "postgresql.callbacks." #a, .type = CFG_T_STR, .flags = RL, .off = PG(callbacks.a),   \
+     .check = check_command}
+#define PG_BIN(b, B)                                                                               \
+    {.path = "postgresql.bin_name." #b, .type = CFG_T_STR, .off = PG(bin_name.b),                  \
+     .patroni_env = "PATRONI_POSTGRESQL_BIN_" #B, .check = check_bin_name}
+/* clang-format on */
 
 /* clang-format off */
 const struct cfg_key cfg__keys[] = {
@@ -412,18 +534,73 @@ const struct cfg_key cfg__keys[] = {
     UNUSED("bootstrap.post_init"),
     UNUSED("bootstrap.users"),
 
+    /* Open: keys missing from the table (per-method sections, parameters_<role>,
+     * ...) are kept in postgresql.raw without a warning. */
     {.path = "postgresql", .type = CFG_T_SECTION, .flags = CFG_K_OPEN | RL, .off = F(postgresql.raw),
      .def = "{}"},
-    {.path = "postgresql.listen", .type = CFG_T_STR, .off = F(postgresql.listen),
+    {.path = "postgresql.listen", .type = CFG_T_STR, .off = PG(listen),
      .patroni_env = "PATRONI_POSTGRESQL_LISTEN", .check = check_pg_listen},
-    {.path = "postgresql.connect_address", .type = CFG_T_STR, .off = F(postgresql.connect_address),
+    {.path = "postgresql.connect_address", .type = CFG_T_STR, .off = PG(connect_address),
      .patroni_env = "PATRONI_POSTGRESQL_CONNECT_ADDRESS", .check = check_hostport},
-    {.path = "postgresql.data_dir", .type = CFG_T_STR, .off = F(postgresql.data_dir),
+    {.path = "postgresql.proxy_address", .type = CFG_T_STR, .flags = RL, .off = PG(proxy_address),
+     .patroni_env = "PATRONI_POSTGRESQL_PROXY_ADDRESS", .check = check_hostport},
+    {.path = "postgresql.data_dir", .type = CFG_T_STR, .flags = REQ, .off = PG(data_dir),
      .patroni_env = "PATRONI_POSTGRESQL_DATA_DIR", .check = check_abs_path},
-    {.path = "postgresql.bin_dir", .type = CFG_T_STR, .off = F(postgresql.bin_dir),
+    {.path = "postgresql.config_dir", .type = CFG_T_STR, .off = PG(config_dir),
+     .patroni_env = "PATRONI_POSTGRESQL_CONFIG_DIR", .check = check_abs_path},
+    {.path = "postgresql.bin_dir", .type = CFG_T_STR, .off = PG(bin_dir),
      .patroni_env = "PATRONI_POSTGRESQL_BIN_DIR"},
-    {.path = "postgresql.pgpass", .type = CFG_T_STR, .off = F(postgresql.pgpass),
+    {.path = "postgresql.pgpass", .type = CFG_T_STR, .off = PG(pgpass),
      .patroni_env = "PATRONI_POSTGRESQL_PGPASS"},
+    {.path = "postgresql.bin_name", .type = CFG_T_SECTION, .flags = CFG_K_OPEN, .off = NOF},
+    PG_BIN(pg_ctl, PG_CTL),
+    PG_BIN(initdb, INITDB),
+    PG_BIN(pg_controldata, PG_CONTROLDATA),
+    PG_BIN(pg_basebackup, PG_BASEBACKUP),
+    PG_BIN(postgres, POSTGRES),
+    PG_BIN(pg_isready, PG_ISREADY),
+    PG_BIN(pg_rewind, PG_REWIND),
+    {.path = "postgresql.authentication", .type = CFG_T_SECTION, .flags = CFG_K_OPEN, .off = NOF},
+    PG_USER(superuser, SUPERUSER, "postgres"),
+    PG_USER(replication, REPLICATION, "replicator"),
+    PG_USER(rewind, REWIND, NULL),
+    {.path = "postgresql.callbacks", .type = CFG_T_SECTION, .flags = CFG_K_OPEN, .off = NOF},
+    PG_CALLBACK(on_start),
+    PG_CALLBACK(on_stop),
+    PG_CALLBACK(on_restart),
+    PG_CALLBACK(on_reload),
+    PG_CALLBACK(on_role_change),
+    {.path = "postgresql.callbacks_timeout", .type = CFG_T_MS, .flags = RL,
+     .off = PG(callbacks_timeout), .def = "30", .min = 1, .max = 3600},
+    {.path = "postgresql.pg_ctl_timeout", .type = CFG_T_MS, .flags = RL, .off = PG(pg_ctl_timeout),
+     .def = "60", .min = 1, .max = 86400},
+    {.path = "postgresql.use_pg_rewind", .type = CFG_T_BOOL, .flags = RL, .off = PG(use_pg_rewind),
+     .def = "false"},
+    {.path = "postgresql.remove_data_directory_on_rewind_failure", .type = CFG_T_BOOL, .flags = RL,
+     .off = PG(remove_data_directory_on_rewind_failure), .def = "false"},
+    {.path = "postgresql.remove_data_directory_on_diverged_timelines", .type = CFG_T_BOOL,
+     .flags = RL, .off = PG(remove_data_directory_on_diverged_timelines), .def = "false"},
+    {.path = "postgresql.use_unix_socket", .type = CFG_T_BOOL, .flags = RL,
+     .off = PG(use_unix_socket), .def = "false"},
+    {.path = "postgresql.use_unix_socket_repl", .type = CFG_T_BOOL, .flags = RL,
+     .off = PG(use_unix_socket_repl), .def = "false"},
+    {.path = "postgresql.parameters", .type = CFG_T_JSON, .flags = RL, .off = PG(parameters),
+     .json_type = cJSON_Object},
+    {.path = "postgresql.pg_hba", .type = CFG_T_JSON, .flags = RL, .off = PG(pg_hba),
+     .json_type = cJSON_Array, .check = check_string_list},
+    {.path = "postgresql.pg_ident", .type = CFG_T_JSON, .flags = RL, .off = PG(pg_ident),
+     .json_type = cJSON_Array, .check = check_string_list},
+    {.path = "postgresql.basebackup", .type = CFG_T_JSON, .flags = RL, .off = PG(basebackup),
+     .check = check_map_or_list},
+    {.path = "postgresql.rewind", .type = CFG_T_JSON, .flags = RL, .off = PG(rewind),
+     .check = check_map_or_list},
+    {.path = "postgresql.create_replica_methods", .type = CFG_T_STRLIST, .flags = RL,
+     .off = PG(create_replica_methods), .off_n = PG(n_create_replica_methods),
+     .def = "basebackup", .check = check_replica_method},
+    UNUSED("postgresql.pre_promote"),
+    UNUSED("postgresql.before_stop"),
+    UNUSED("postgresql.recovery_conf"),
+    UNUSED("postgresql.custom_conf"),
 
     {.path = "watchdog", .type = CFG_T_SECTION, .off = NOF},
     {.path = "watchdog.mode", .type = CFG_T_ENUM, .off = F(watchdog.mode), .def = "automatic",
@@ -808,49 +985,6 @@ static void env_apply_one(struct cfg_ctx *ctx, size_t i, const char *name)
     s->env = rg_strdup(name);
 }
 
-/* PATRONI_{SUPERUSER,REPLICATION,REWIND}_<FIELD> and their REGENT_ names go
- * into postgresql.raw (authentication is passed on as JSON). */
-static void env_apply_pg_auth(struct cfg_ctx *ctx)
-{
-    static const char *const users[] = {"superuser", "replication", "rewind"};
-    static const char *const fields[] = {"username",    "password",   "sslmode",        "sslkey",
-                                         "sslpassword", "sslcert",    "sslrootcert",    "sslcrl",
-                                         "sslcrldir",   "gssencmode", "channel_binding"};
-    for (size_t u = 0; u < RG_ARRAY_SIZE(users); u++) {
-        for (size_t f = 0; f < RG_ARRAY_SIZE(fields); f++) {
-            char path[128], pat[128], reg[160];
-            snprintf(path, sizeof path, "%s.%s", users[u], fields[f]);
-            env_name("PATRONI_", path, pat, sizeof pat);
-            snprintf(path, sizeof path, "postgresql.authentication.%s.%s", users[u], fields[f]);
-            env_name("REGENT_", path, reg, sizeof reg);
-            const char *v = getenv(reg);
-            if (v == NULL || v[0] == '\0') {
-                v = getenv(pat);
-            }
-            if (v == NULL || v[0] == '\0') {
-                continue;
-            }
-            cJSON **raw = &ctx->cfg->postgresql.raw;
-            if (!cJSON_IsObject(*raw)) {
-                cJSON_Delete(*raw);
-                *raw = cJSON_CreateObject();
-            }
-            cJSON *obj = *raw;
-            const char *names[] = {"authentication", users[u]};
-            for (size_t d = 0; d < 2; d++) {
-                cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, names[d]);
-                if (!cJSON_IsObject(c)) {
-                    cJSON_DeleteItemFromObjectCaseSensitive(obj, names[d]);
-                    c = cJSON_AddObjectToObject(obj, names[d]);
-                }
-                obj = c;
-            }
-            cJSON_DeleteItemFromObjectCaseSensitive(obj, fields[f]);
-            cJSON_AddStringToObject(obj, fields[f], v);
-        }
-    }
-}
-
 void cfg__apply_env(struct cfg_ctx *ctx)
 {
     for (size_t i = 0; i < cfg__n_keys; i++) {
@@ -865,9 +999,6 @@ void cfg__apply_env(struct cfg_ctx *ctx)
         char name[128];
         env_name("REGENT_", k->path, name, sizeof name);
         env_apply_one(ctx, i, name);
-    }
-    if (ctx->kind == CFG_AGENT) {
-        env_apply_pg_auth(ctx);
     }
 }
 

@@ -82,6 +82,7 @@ struct store;
 struct api_store_ctx {
     struct store *store; /* borrowed */
     const char *scope;   /* borrowed */
+    void *app;           /* the daemon's own state, for its extra routes */
 };
 
 /* GET /liveness, /cluster, /raft/state; POST /raft/members, /raft/leadership;

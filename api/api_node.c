@@ -14,13 +14,20 @@
 
 #include "agent/rg.h"
 #include "agent/rg_log.h"
+#include "raft/coord_run.h"
 
 struct api_node {
     struct api_store_ctx ctx; /* first: the routes' data */
     struct api_server *api;
     struct store *store;
-    char *scope;      /* owned: ctx.scope */
-    unsigned running; /* api and store not yet stopped */
+    struct coord_run *coord;
+    struct api_route *routes; /* owned: the store's and the daemon's */
+    char *scope;              /* owned: ctx.scope */
+    unsigned running;         /* api, store and coordinator not yet stopped */
+    store_watch_cb watch;
+    void *watch_data;
+    struct coord_run_options co;
+    const struct cfg *cfg; /* borrowed until the next reload */
     void (*stop_cb)(void *arg);
     void *stop_arg;
 };
@@ -48,6 +55,7 @@ static void node_free(struct api_node *n)
     void (*cb)(void *) = n->stop_cb;
     void *arg = n->stop_arg;
     rg_free(n->scope);
+    rg_free(n->routes);
     rg_free(n);
     if (cb != NULL) {
         cb(arg);
@@ -62,6 +70,54 @@ static void part_stopped(void *arg)
     }
 }
 
+/* The coordinator's settings: the dynamic configuration's when there is
+ * one, else the local file's (bootstrap.dcs seeds the dynamic one). */
+static void coord_options(struct api_node *n)
+{
+    const struct cfg *cfg = n->cfg;
+    const cJSON *dyn = store_get_state(n->store)->config;
+    const cJSON *src = dyn != NULL ? dyn : cfg->bootstrap_dcs;
+    const cJSON *v;
+    memset(&n->co, 0, sizeof n->co);
+    n->co.ttl_ms = cfg->lease.ttl;
+    n->co.maximum_lag = cfg->lease.maximum_lag_on_failover;
+    if (cfg->kind == CFG_WITNESS) {
+        /* A witness has no bootstrap section: until the dynamic
+         * configuration exists, DESIGN.md's defaults. */
+        n->co.ttl_ms = 2500;
+        n->co.maximum_lag = 1048576;
+    }
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(src, "ttl")) && v->valuedouble > 0) {
+        n->co.ttl_ms = (unsigned)(v->valuedouble * 1000);
+    }
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(src, "maximum_lag_on_failover")) &&
+        v->valuedouble >= 0) {
+        n->co.maximum_lag = (uint64_t)v->valuedouble;
+    }
+    n->co.check_timeline = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(src, "check_timeline"));
+    n->co.switchover_timeout_ms = 2 * n->co.ttl_ms;
+    n->co.tick_ms = cfg->raft.heartbeat_interval;
+}
+
+static void node_watch(void *data,
+                       enum store_event ev,
+                       const struct store_cmd *cmd,
+                       const struct store_result *res,
+                       uint64_t index)
+{
+    struct api_node *n = data;
+    if (n->coord != NULL) {
+        if (ev == STORE_EV_RESTORED || (ev == STORE_EV_APPLIED && cmd->op == STORE_OP_CONFIG_SET)) {
+            coord_options(n);
+            coord_run_set_options(n->coord, &n->co);
+        }
+        coord_run_kick(n->coord);
+    }
+    if (n->watch != NULL) {
+        n->watch(n->watch_data, ev, cmd, res, index);
+    }
+}
+
 int api_node_start(struct api_node **out,
                    uv_loop_t *loop,
                    const struct api_node_options *o,
@@ -69,15 +125,25 @@ int api_node_start(struct api_node **out,
 {
     const struct cfg *cfg = o->cfg;
     struct api_node *n = rg_calloc(1, sizeof *n);
-    size_t n_routes;
-    const struct api_route *routes = api_store_routes(&n_routes);
+    size_t n_store;
+    const struct api_route *store_routes = api_store_routes(&n_store);
 
+    n->cfg = cfg;
     n->scope = rg_strdup(cfg->scope);
     n->ctx.scope = n->scope;
-    int rv =
-        api_server_start(&n->api, loop, cfg->restapi.listen, routes, n_routes, &n->ctx, errmsg);
+    n->ctx.app = o->app;
+    n->watch = o->watch;
+    n->watch_data = o->watch_data;
+    n->routes = rg_calloc(n_store + o->n_routes, sizeof *n->routes);
+    memcpy(n->routes, store_routes, n_store * sizeof *n->routes);
+    if (o->n_routes > 0) {
+        memcpy(n->routes + n_store, o->routes, o->n_routes * sizeof *n->routes);
+    }
+    int rv = api_server_start(&n->api, loop, cfg->restapi.listen, n->routes, n_store + o->n_routes,
+                              &n->ctx, errmsg);
     if (rv != 0) {
         rg_errmsg_wrapf(errmsg, "restapi.listen");
+        rg_free(n->routes);
         rg_free(n->scope);
         rg_free(n);
         return rv;
@@ -102,8 +168,8 @@ int api_node_start(struct api_node **out,
         .segment_size = cfg->raft.segment_size,
         .snapshot_threshold = cfg->raft.snapshot_threshold,
         .snapshot_trailing = cfg->raft.snapshot_trailing,
-        .watch = o->watch,
-        .watch_data = o->watch_data,
+        .watch = node_watch,
+        .watch_data = n,
     };
     rv = store_start(&n->store, loop, &so, errmsg);
     rg_free(api_url);
@@ -113,6 +179,9 @@ int api_node_start(struct api_node **out,
     }
     n->ctx.store = n->store;
     n->running = 2;
+    coord_options(n);
+    coord_run_start(&n->coord, loop, n->store, &n->co);
+    n->running = 3;
     *out = n;
     return 0;
 }
@@ -122,6 +191,8 @@ void api_node_stop(struct api_node *n, void (*cb)(void *arg), void *arg)
     n->stop_cb = cb;
     n->stop_arg = arg;
     api_server_stop(n->api, part_stopped, n);
+    coord_run_stop(n->coord, part_stopped, n);
+    n->coord = NULL;
     store_stop(n->store, part_stopped, n);
 }
 
@@ -132,5 +203,13 @@ struct store *api_node_store(struct api_node *n)
 
 void api_node_reload(struct api_node *n, const struct cfg *fresh)
 {
+    n->cfg = fresh;
     store_set_voters(n->store, fresh->raft.voters);
+    coord_options(n);
+    coord_run_set_options(n->coord, &n->co);
+}
+
+void api_node_set_app(struct api_node *n, void *app)
+{
+    n->ctx.app = app;
 }

@@ -20,6 +20,9 @@ struct api_node_options {
     enum store_peer_kind kind;
     store_watch_cb watch; /* every store event, STORE_EV_FATAL included */
     void *watch_data;
+    const struct api_route *routes; /* the daemon's routes besides the store's (borrowed) */
+    size_t n_routes;
+    void *app; /* api_store_ctx.app for those routes */
 };
 
 /*
@@ -37,6 +40,9 @@ int api_node_start(struct api_node **out,
 void api_node_stop(struct api_node *n, void (*cb)(void *arg), void *arg);
 
 struct store *api_node_store(struct api_node *n);
+
+/* Set api_store_ctx.app for the daemon's routes (once its state exists). */
+void api_node_set_app(struct api_node *n, void *app);
 
 /* Apply what a reload (SIGHUP) may change here: raft.voters. */
 void api_node_reload(struct api_node *n, const struct cfg *fresh);

@@ -82,8 +82,10 @@ static void add_host_port(cJSON *m, const cJSON *data)
 }
 
 /* Patroni: lag = the leader's last optime (/status) - the member's position,
- * floored at 0, "unknown" without a position. A record's own "lag" wins. */
-static void add_lag(cJSON *m, const cJSON *data, const cJSON *status)
+ * floored at 0, "unknown" without a position. A record's own "lag" wins.
+ * Without a status record the primary's LSN of its last renewal (the lease
+ * record) is the optime. */
+static void add_lag(cJSON *m, const cJSON *data, const struct store_state *s)
 {
     const cJSON *lag = cJSON_GetObjectItemCaseSensitive(data, "lag");
     if (lag != NULL) {
@@ -91,9 +93,11 @@ static void add_lag(cJSON *m, const cJSON *data, const cJSON *status)
         return;
     }
     const cJSON *pos = cJSON_GetObjectItemCaseSensitive(data, "xlog_location");
-    const cJSON *optime = cJSON_GetObjectItemCaseSensitive(status, "optime");
-    if (cJSON_IsNumber(pos) && cJSON_IsNumber(optime)) {
-        double d = optime->valuedouble - pos->valuedouble;
+    const cJSON *optime = cJSON_GetObjectItemCaseSensitive(s->status, "optime");
+    bool known = cJSON_IsNumber(optime) || (s->lease.epoch != 0 && s->lease.lsn != 0);
+    double leader = cJSON_IsNumber(optime) ? optime->valuedouble : (double)s->lease.lsn;
+    if (cJSON_IsNumber(pos) && known) {
+        double d = leader - pos->valuedouble;
         cJSON_AddNumberToObject(m, "lag", d > 0 ? d : 0);
     } else {
         cJSON_AddStringToObject(m, "lag", "unknown");
@@ -128,7 +132,7 @@ member_view(const struct store_state *s, const struct store_member *mem, bool is
         copy_item(m, data, member_copy_fields[i]);
     }
     if (!is_leader) {
-        add_lag(m, data, s->status);
+        add_lag(m, data, s);
     }
     return m;
 }

@@ -219,6 +219,34 @@ int store_invite(struct store *s,
  * (STORE_REQ_ID_SIZE bytes). */
 void store_new_req_id(const char *prefix, char *buf);
 
+/* --- the application's peer requests --------------------------------------- */
+
+/*
+ * Peer requests whose "type" the store does not know go to the owner's
+ * handler (the agent answers "status" for the coordinator). The handler must
+ * answer exactly once through store_answer, now or later; @body is borrowed
+ * for the call. Without a handler such requests get 404.
+ */
+struct store_answer;
+typedef void (*store_app_rpc)(void *data, const cJSON *body, struct store_answer *a);
+void store_set_app_rpc(struct store *s, store_app_rpc fn, void *data);
+/* Answer with @body (taken); "code" 200 is added when absent. */
+void store_answer(struct store_answer *a, cJSON *body);
+
+/*
+ * Ask every peer in @names (members' names) over the peer channel, in
+ * parallel, with @body (borrowed; copied) and @timeout_ms; @cb fires once with
+ * one reply per name (NULL: no answer in time), never inside this call.
+ */
+typedef void (*store_gather_cb)(void *data, size_t n, const char *const *names, cJSON **replies);
+int store_gather(struct store *s,
+                 const char *const *names,
+                 size_t n,
+                 const cJSON *body,
+                 unsigned timeout_ms,
+                 store_gather_cb cb,
+                 void *data);
+
 /* --- test hooks ----------------------------------------------------------- */
 
 /* With REGENT_TEST_HOOKS=1 in the environment, REGENT_TEST_FAULT may name

@@ -147,6 +147,10 @@ struct store {
     bool transfer_pending;
     struct store_responder *transfer_resp; /* who waits for the transfer, or NULL */
 
+    /* The application's peer requests. */
+    store_app_rpc app_rpc;
+    void *app_rpc_data;
+
     /* Test hook: one delayed reply (REGENT_TEST_FAULT). */
     char fault_prefix[STORE_REQ_ID_SIZE]; /* "": no fault armed */
     uv_timer_t fault_timer;

@@ -425,3 +425,97 @@ void store_new_req_id(const char *prefix, char *buf)
     }
     snprintf(buf, STORE_REQ_ID_SIZE, "%.16s-%016" PRIx64, prefix, r);
 }
+
+/* --- asking several peers at once ----------------------------------------- */
+
+struct gather {
+    struct store *s;
+    size_t n, outstanding;
+    char **names;
+    cJSON **replies;
+    store_gather_cb cb;
+    void *data;
+    uv_timer_t defer; /* keeps the callback out of store_gather itself */
+};
+
+struct gather_item {
+    struct gather *g;
+    size_t i;
+};
+
+static void gather_closed(uv_handle_t *h)
+{
+    struct gather *g = h->data;
+    g->cb(g->data, g->n, (const char *const *)g->names, g->replies);
+    for (size_t i = 0; i < g->n; i++) {
+        rg_free(g->names[i]);
+        cJSON_Delete(g->replies[i]);
+    }
+    rg_free(g->names);
+    rg_free(g->replies);
+    rg_free(g);
+}
+
+static void gather_release(struct gather *g)
+{
+    if (--g->outstanding == 0) {
+        g->defer.data = g;
+        uv_close((uv_handle_t *)&g->defer, gather_closed);
+    }
+}
+
+static void gather_defer_cb(uv_timer_t *t)
+{
+    gather_release(rg_container_of(t, struct gather, defer));
+}
+
+static void gather_one_cb(void *data, int status, const cJSON *reply, const char *errmsg)
+{
+    struct gather_item *it = data;
+    (void)errmsg;
+    if (status == 0) {
+        it->g->replies[it->i] = cJSON_Duplicate(reply, 1);
+    }
+    gather_release(it->g);
+    rg_free(it);
+}
+
+int store_gather(struct store *s,
+                 const char *const *names,
+                 size_t n,
+                 const cJSON *body,
+                 unsigned timeout_ms,
+                 store_gather_cb cb,
+                 void *data)
+{
+    if (s->phase == STORE_CLOSING || s->phase == STORE_CLOSED) {
+        return RG_ESHUTDOWN;
+    }
+    struct gather *g = rg_calloc(1, sizeof *g);
+    g->s = s;
+    g->n = n;
+    g->names = rg_calloc(n + 1, sizeof *g->names);
+    g->replies = rg_calloc(n + 1, sizeof *g->replies);
+    g->cb = cb;
+    g->data = data;
+    g->outstanding = 1; /* the deferral's */
+    for (size_t i = 0; i < n; i++) {
+        g->names[i] = rg_strdup(names[i]);
+        const struct store_peer *p = store_state_peer_by_name(&s->state, names[i]);
+        if (p == NULL) {
+            continue;
+        }
+        struct gather_item *it = rg_calloc(1, sizeof *it);
+        it->g = g;
+        it->i = i;
+        if (store__call(s, p->address, cJSON_Duplicate(body, 1), timeout_ms, gather_one_cb, it,
+                        NULL) == 0) {
+            g->outstanding++;
+        } else {
+            rg_free(it);
+        }
+    }
+    uv_timer_init(s->loop, &g->defer);
+    uv_timer_start(&g->defer, gather_defer_cb, 0, 0);
+    return 0;
+}

@@ -15,6 +15,7 @@
  *   remove    the leader: remove this member   (store_member.c)
  *   transfer  the leader: hand leadership over (store_member.c)
  *   invite    the leader: welcome the node at this address (store_member.c)
+ *   (other)   the application's handler (store_set_app_rpc), e.g. "status"
  *
  * A leader-directed request reaching a node that does not lead (or whose
  * barrier has not applied, or that is transferring leadership) is answered
@@ -242,6 +243,21 @@ struct rpc_resp {
     struct rtx_rpc_req *req;
 };
 
+struct store_answer {
+    struct rtx_rpc_req *req;
+};
+
+static bool is_leader_request(const char *t)
+{
+    static const char *const types[] = {"propose", "join", "remove", "transfer", "invite"};
+    for (size_t i = 0; i < RG_ARRAY_SIZE(types); i++) {
+        if (strcmp(t, types[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void rpc_reply(struct store_responder *r, cJSON *body)
 {
     struct rpc_resp *rr = rg_container_of(r, struct rpc_resp, r);
@@ -289,12 +305,33 @@ void store__rpc_handler(void *data,
             store__removed(s, "the Raft leader removed us");
         }
         reply_now(req, store__reply_new(STORE_RC_OK, NULL));
-    } else {
+    } else if (is_leader_request(t)) {
         struct rpc_resp *rr = rg_calloc(1, sizeof *rr);
         rr->req = req;
         rr->r.reply = rpc_reply;
         rr->r.peer_id = peer_id;
         store__leader_handle(s, j, &rr->r);
+    } else if (s->app_rpc != NULL) {
+        struct store_answer *a = rg_calloc(1, sizeof *a);
+        a->req = req;
+        s->app_rpc(s->app_rpc_data, j, a);
+    } else {
+        reply_now(req, store__reply_new(STORE_RC_NOTFOUND, "unknown request type \"%s\"", t));
     }
     cJSON_Delete(j);
+}
+
+void store_set_app_rpc(struct store *s, store_app_rpc fn, void *data)
+{
+    s->app_rpc = fn;
+    s->app_rpc_data = data;
+}
+
+void store_answer(struct store_answer *a, cJSON *body)
+{
+    if (!cJSON_HasObjectItem(body, "code")) {
+        cJSON_AddNumberToObject(body, "code", STORE_RC_OK);
+    }
+    reply_now(a->req, body);
+    rg_free(a);
 }

@@ -102,5 +102,5 @@ def make_node(request, tmp_path, regent_build):
 
     yield make
     for n in nodes:
-        n.stop()
+        n.cleanup()
     _check_sanitizers(nodes)

@@ -40,6 +40,12 @@ BOOTSTRAP_TIMEOUT = 30.0  # a fresh cluster elects a Raft leader
 # The cluster secret of the tests (raft.password needs at least 8 characters).
 TEST_PASSWORD = "regent-test-cluster-secret"
 
+# PostgreSQL 15 from Debian. PostgreSQL refuses to run as root, so when the
+# tests run as root every agent runs as this user, in directories it owns.
+PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_USER = "postgres"
+REPLICATION_PASSWORD = "regent-test-replication"
+
 
 # --------------------------------------------------------------------------
 # Binaries
@@ -209,6 +215,32 @@ def _clean_env():
     return env
 
 
+def _run_as():
+    """(uid, gid) the agents run as: postgres when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    pw = pwd.getpwnam(PG_USER)
+    return pw.pw_uid, pw.pw_gid
+
+
+def _make_reachable(path, ids):
+    """Let the agents' user reach @path: chown it, and make every directory
+    above it traversable (pytest's base directory is 0700 root)."""
+    path = Path(path)
+    if ids is None:
+        return
+    os.chown(path, *ids)
+    for parent in path.parents:
+        try:
+            mode = parent.stat().st_mode
+        except OSError:
+            break
+        if not mode & 0o001:
+            os.chmod(parent, mode | 0o011)
+
+
 def _deep_merge(base, extra):
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
@@ -246,12 +278,16 @@ class Node:
         self.log_level = log_level
         self.dir = Path(base_dir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.run_as = _run_as()
+        _make_reachable(self.dir, self.run_as)
         self.config_path = self.dir / "regent.yml"
         self.log_path = self.dir / "regent.log"
         # log_dir=True gives the agent its own log directory (log.dir).
         self.log_dir = self.dir / "log" if log_dir else None
         self.raft_port = free_port()
         self.rest_port = free_port()
+        self.pg_port = free_port()
+        self.pg_addr = f"127.0.0.1:{self.pg_port}"
         self.raft_addr = f"127.0.0.1:{self.raft_port}"
         self.rest_addr = f"127.0.0.1:{self.rest_port}"
         self.api_url = f"http://{self.rest_addr}"
@@ -284,12 +320,48 @@ class Node:
             },
             "log": {"level": self.log_level},
         }
+        if not self.witness:
+            cfg.update(self.pg_config())
         if self.log_dir is not None:
             cfg["log"]["dir"] = str(self.log_dir)
         return _deep_merge(cfg, self.overrides)
 
+    def pg_config(self):
+        """The bootstrap and postgresql sections: trust on loopback, small
+        shared memory, pg_rewind allowed, no Unix socket (test paths are
+        longer than a socket path may be)."""
+        return {
+            "bootstrap": {
+                "dcs": {
+                    "postgresql": {"use_pg_rewind": True, "parameters": {"max_connections": 30}}
+                },
+                "pg_hba": [
+                    "local all all trust",
+                    "host all all 127.0.0.1/32 trust",
+                    "host replication all 127.0.0.1/32 trust",
+                ],
+            },
+            "postgresql": {
+                "listen": self.pg_addr,
+                "connect_address": self.pg_addr,
+                "data_dir": str(self.dir / "data"),
+                "bin_dir": PG_BIN,
+                "pgpass": str(self.dir / "pgpass"),
+                "parameters": {
+                    "unix_socket_directories": "",
+                    "shared_buffers": "16MB",
+                },
+                "authentication": {
+                    "superuser": {"username": "postgres"},
+                    "replication": {"username": "replicator", "password": REPLICATION_PASSWORD},
+                },
+            },
+        }
+
     def write_config(self):
         self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
+        if self.run_as is not None:
+            os.chown(self.config_path, *self.run_as)
         return self.config_path
 
     # --- process control
@@ -311,6 +383,8 @@ class Node:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         # Appending keeps the log of earlier lifetimes across restarts.
         self._log_file = open(self.log_path, "ab")
+        if self.run_as is not None:
+            os.chown(self.log_path, *self.run_as)
         self._log_file.write(f"=== harness: starting {self.name} ===\n".encode())
         self._log_file.flush()
         self.proc = subprocess.Popen(
@@ -321,12 +395,41 @@ class Node:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             preexec_fn=_set_pdeathsig,
+            **self._popen_user(),
         )
         if self not in _all_nodes:
             _all_nodes.append(self)
         self.expected_running = True
         self.paused = False
         return self
+
+    def _popen_user(self):
+        if self.run_as is None:
+            return {}
+        return {"user": self.run_as[0], "group": self.run_as[1], "extra_groups": []}
+
+    # --- PostgreSQL
+
+    def postmaster_pid(self):
+        """The postmaster's pid from postmaster.pid, or None."""
+        try:
+            return int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def kill_postmaster(self):
+        """SIGKILL the postmaster (its children die when they notice)."""
+        pid = self.postmaster_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def dsn(self, dbname="postgres", **kw):
+        opts = {"host": "127.0.0.1", "port": self.pg_port, "user": "postgres", "dbname": dbname,
+                "connect_timeout": 2}
+        opts.update(kw)
+        return " ".join(f"{k}={v}" for k, v in opts.items())
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -366,6 +469,13 @@ class Node:
         self.paused = False
         self._close_log()
         return self.proc.returncode
+
+    def cleanup(self):
+        """Stop the agent, then SIGKILL a postmaster it left behind (after
+        kill() the agent could not stop its PostgreSQL)."""
+        self.stop()
+        if self.postmaster_pid() is not None and not self.witness:
+            self.kill_postmaster()
 
     def kill(self):
         """SIGKILL (a crash, as far as the agent can tell)."""
@@ -455,6 +565,7 @@ def kill_all_started():
             if n.alive():
                 n.resume()
                 n.kill()
+            n.kill_postmaster()
 
 
 # --------------------------------------------------------------------------
@@ -516,16 +627,18 @@ class Cluster:
         def agreed():
             seen = self.leaders_seen()
             names = set(seen.values())
-            if len(seen) > 0 and len(names) == 1 and None not in names:
+            # A leader named by its address has no peers record yet.
+            if len(seen) > 0 and len(names) == 1 and names <= set(self.names):
                 return names.pop()
             return None
 
         return self.wait_until(agreed, timeout, "every live node to report the same raft leader")
 
     def stop(self):
-        """Stop every node (SIGTERM, then SIGKILL); used by the fixtures."""
+        """Stop every node (SIGTERM, then SIGKILL) and any PostgreSQL left
+        behind; used by the fixtures."""
         for n in self.nodes:
-            n.stop()
+            n.cleanup()
 
     def kill(self):
         for n in self.nodes:

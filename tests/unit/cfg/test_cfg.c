@@ -25,8 +25,21 @@
 
 #define ERRLEN 8192
 
-/* A valid agent configuration without any optional key. */
+/* A valid agent configuration without any optional key. It ends inside
+ * "raft:" (tests append raft keys) at line 8. */
 #define MINIMAL                                                                                    \
+    "scope: demo\n"                                                                                \
+    "name: node1\n"                                                                                \
+    "restapi: {listen: '127.0.0.1:8008'}\n"                                                        \
+    "postgresql: {data_dir: /var/lib/postgresql/15/main}\n"                                        \
+    "raft:\n"                                                                                      \
+    "  data_dir: /var/lib/regent/raft\n"                                                           \
+    "  self_addr: 127.0.0.1:2222\n"                                                                \
+    "  password: s3cret-pass\n"
+
+/* The same lines without postgresql (a witness, or a test that writes its
+ * own postgresql section). */
+#define MINIMAL_NO_PG                                                                              \
     "scope: demo\n"                                                                                \
     "name: node1\n"                                                                                \
     "restapi:\n"                                                                                   \
@@ -306,7 +319,7 @@ static void test_defaults_applied_when_keys_are_missing(void **state)
     assert_int_equal(c->log.file_num, 4);
     assert_int_equal(c->log.n_modules, 0);
     assert_int_equal(c->log.max_queue_size, 1000);
-    assert_null(c->postgresql.data_dir);
+    assert_string_equal(c->postgresql.data_dir, "/var/lib/postgresql/15/main");
     assert_true(cJSON_IsObject(c->postgresql.raw));
     assert_true(cJSON_IsObject(c->tags));
     assert_int_equal(cJSON_GetArraySize(c->tags), 0);
@@ -366,9 +379,9 @@ static void test_witness_config_loads(void **state)
 static void test_witness_treats_agent_sections_as_unknown(void **state)
 {
     struct fx *fx = *state;
-    const char *yaml = MINIMAL "postgresql:\n"    /* line 9 */
-                               "  data_dir: /x\n" /* line 10 */
-                               "watchdog: {mode: required}\n";
+    const char *yaml = MINIMAL_NO_PG "postgresql:\n"    /* line 9 */
+                                     "  data_dir: /x\n" /* line 10 */
+                                     "watchdog: {mode: required}\n";
     assert_int_equal(load_kind(fx, yaml, CFG_WITNESS, CFG_NO_ENV), 0);
     assert_line(fx->cfg->warnings, "regent.yml:10:3: postgresql.data_dir: unknown key, ignored");
     assert_line(fx->cfg->warnings, "regent.yml:11:12: watchdog.mode: unknown key, ignored");
@@ -479,16 +492,16 @@ static void test_patroni_raft_yml_fails_under_strict(void **state)
 static void test_unknown_keys_warn_with_full_path(void **state)
 {
     struct fx *fx = *state;
-    const char *yaml = MINIMAL             /* lines 1-8 */
-        "  self_adress: 127.0.0.1:2222\n"  /* 9: misspelled raft key */
-        "scpoe: typo\n"                    /* 10 */
-        "etcd3:\n"                         /* 11 */
-        "  hosts: 10.0.0.1:2379\n"         /* 12 */
-        "  protocol: https\n"              /* 13 */
-        "consul: {host: 'c:8500'}\n"       /* 14 */
-        "citus: 3\n"                       /* 15 */
-        "postgresql: {whatever: 1}\n"      /* 16: kept silently */
-        "bootstrap: {dcs: {slots: {}}}\n"; /* 17: kept silently */
+    const char *yaml = MINIMAL_NO_PG                 /* lines 1-8 */
+        "  self_adress: 127.0.0.1:2222\n"            /* 9: misspelled raft key */
+        "scpoe: typo\n"                              /* 10 */
+        "etcd3:\n"                                   /* 11 */
+        "  hosts: 10.0.0.1:2379\n"                   /* 12 */
+        "  protocol: https\n"                        /* 13 */
+        "consul: {host: 'c:8500'}\n"                 /* 14 */
+        "citus: 3\n"                                 /* 15 */
+        "postgresql: {whatever: 1, data_dir: /pg}\n" /* 16: whatever kept silently */
+        "bootstrap: {dcs: {slots: {}}}\n";           /* 17: kept silently */
     assert_int_equal(load(fx, yaml), 0);
     const char *w = fx->cfg->warnings;
     assert_int_equal(count_lines(w), 6);
@@ -504,7 +517,8 @@ static void test_unknown_keys_are_errors_under_strict(void **state)
 {
     struct fx *fx = *state;
     assert_int_equal(load_kind(fx,
-                               "scope: demo\nname: n1\n\n\n\netcd3:\n  hosts: 10.0.0.1:2379\n"
+                               "scope: demo\nname: n1\npostgresql: {data_dir: /pg}\n\n\n"
+                               "etcd3:\n  hosts: 10.0.0.1:2379\n"
                                "restapi: {listen: '127.0.0.1:8008'}\n"
                                "raft: {data_dir: /r, self_addr: '127.0.0.1:1', password: "
                                "12345678}\n",
@@ -585,8 +599,10 @@ static void test_missing_required_keys_point_at_section_or_top(void **state)
                        "  data_dir: /var/lib/regent/raft\n"
                        "  self_addr: 127.0.0.1:2222\n";
     assert_int_equal(load(fx, yaml), RG_ECONFIG);
-    assert_int_equal(count_lines(fx->err), 2);
+    assert_int_equal(count_lines(fx->err), 3);
     assert_line(fx->err, "regent.yml:1:1: scope: required");
+    assert_line(fx->err, "regent.yml:1:1: postgresql.data_dir: required: the PostgreSQL data "
+                         "directory this agent manages");
     assert_line(fx->err, "regent.yml:4:1: raft.password: required: the cluster secret that "
                          "authenticates every Raft connection");
     assert_int_equal(load(fx, "scope: x\nname: y\n"), RG_ECONFIG);
@@ -639,7 +655,8 @@ static void test_name_longer_than_63_is_refused(void **state)
     longname[64] = '\0';
     snprintf(buf, sizeof buf,
              "scope: demo\nname: %s\nrestapi: {listen: '127.0.0.1:8008'}\n"
-             "raft: {data_dir: /r, self_addr: '127.0.0.1:1', password: 12345678}\n",
+             "raft: {data_dir: /r, self_addr: '127.0.0.1:1', password: 12345678}\n"
+             "postgresql: {data_dir: /pg}\n",
              longname);
     assert_int_equal(load(fx, buf), RG_ECONFIG);
     assert_string_equal(fx->err, "regent.yml:2:7: name: must be 1 to 63 characters long");
@@ -687,6 +704,7 @@ static void test_restapi_listen_forms(void **state)
                  "scope: demo\nname: n1\nraft: {data_dir: /r, self_addr: '127.0.0.1:1', "
                  "password: 12345678}\n",
                  good[i]);
+        strcat(buf, "postgresql: {data_dir: /pg}\n");
         if (load(fx, buf) != 0) {
             fail_msg("%s: %s", good[i], fx->err);
         }
@@ -711,7 +729,8 @@ static void test_connect_address_required_for_wildcard_listen(void **state)
                        "raft:\n"
                        "  data_dir: /var/lib/regent/raft\n"
                        "  self_addr: 127.0.0.1:2222\n"
-                       "  password: s3cret-pass\n";
+                       "  password: s3cret-pass\n"
+                       "postgresql: {data_dir: /pg}\n";
     assert_int_equal(load(fx, yaml), RG_ECONFIG);
     assert_string_equal(fx->err, "regent.yml:3:1: restapi.connect_address: required because "
                                  "restapi.listen (\"*:8008\") listens on every address: give the "
@@ -724,12 +743,13 @@ static void test_public_self_addr_needs_opt_in(void **state)
     const char *yaml = "scope: demo\n"
                        "name: node1\n"
                        "restapi: {listen: '127.0.0.1:8008'}\n"
+                       "postgresql: {data_dir: /pg}\n"
                        "raft:\n"
                        "  data_dir: /var/lib/regent/raft\n"
                        "  self_addr: 8.8.8.8:2222\n"
                        "  password: s3cret-pass\n";
     assert_int_equal(load(fx, yaml), RG_ECONFIG);
-    assert_line(fx->err, "regent.yml:6:14: raft.self_addr: \"8.8.8.8:2222\" is not a private "
+    assert_line(fx->err, "regent.yml:7:14: raft.self_addr: \"8.8.8.8:2222\" is not a private "
                          "address");
     char buf[1024];
     snprintf(buf, sizeof buf, "%s  allow_public_addr: true\n", yaml);
@@ -739,6 +759,7 @@ static void test_public_self_addr_needs_opt_in(void **state)
     for (size_t i = 0; i < RG_ARRAY_SIZE(private); i++) {
         snprintf(buf, sizeof buf,
                  "scope: d\nname: n\nrestapi: {listen: '127.0.0.1:8008'}\n"
+                 "postgresql: {data_dir: /pg}\n"
                  "raft: {data_dir: /r, self_addr: '%s:2222', password: 12345678}\n",
                  private[i]);
         if (load(fx, buf) != 0) {
@@ -797,18 +818,25 @@ static void test_empty_and_non_mapping_documents(void **state)
 static void test_duplicate_keys_are_errors(void **state)
 {
     struct fx *fx = *state;
-    assert_int_equal(load(fx, MINIMAL "  password: again-and-again\n"
-                                      "tags: {a: 1, a: 2}\n"
-                                      "postgresql:\n"
-                                      "  parameters:\n"
-                                      "    work_mem: 1MB\n"
-                                      "    work_mem: 2MB\n"),
+    assert_int_equal(load(fx, MINIMAL_NO_PG "  password: again-and-again\n"
+                                            "tags: {a: 1, a: 2}\n"
+                                            "postgresql:\n"
+                                            "  data_dir: /pg\n"
+                                            "  parameters:\n"
+                                            "    work_mem: 1MB\n"
+                                            "    work_mem: 2MB\n"
+                                            "  callbacks: {on_start: /a, on_start: /b}\n"),
                      RG_ECONFIG);
     assert_line(fx->err, "regent.yml:9:3: raft.password: duplicate key (first at line 8)");
     assert_line(fx->err, "regent.yml:10:14: tags.a: duplicate key (first at line 10)");
     assert_line(fx->err,
-                "regent.yml:14:5: postgresql.parameters.work_mem: duplicate key (first at line "
-                "13)");
+                "regent.yml:15:5: postgresql.parameters.work_mem: duplicate key (first at line "
+                "14)");
+    assert_line(fx->err,
+                "regent.yml:16:29: postgresql.callbacks.on_start: duplicate key (first at line "
+                "16)");
+    /* found by both the raw copy and the typed walk, reported once */
+    assert_int_equal(count_lines(fx->err), 4);
 }
 
 static void test_non_string_keys_are_errors(void **state)
@@ -928,6 +956,20 @@ static const char *const env_vars[] = {
     "PATRONI_SUPERUSER_PASSWORD",
     "REGENT_BOOTSTRAP_DCS_TTL",
     "PATRONI_RESTAPI_LISTEN",
+    "PATRONI_SUPERUSER_USERNAME",
+    "PATRONI_SUPERUSER_SSLMODE",
+    "PATRONI_REPLICATION_PASSWORD",
+    "PATRONI_REPLICATION_SSLMODE",
+    "PATRONI_REWIND_USERNAME",
+    "REGENT_POSTGRESQL_AUTHENTICATION_REWIND_USERNAME",
+    "PATRONI_POSTGRESQL_BIN_PG_CTL",
+    "REGENT_POSTGRESQL_BIN_NAME_INITDB",
+    "PATRONI_POSTGRESQL_CONFIG_DIR",
+    "PATRONI_POSTGRESQL_PROXY_ADDRESS",
+    "REGENT_POSTGRESQL_USE_PG_REWIND",
+    "REGENT_POSTGRESQL_PG_CTL_TIMEOUT",
+    "REGENT_POSTGRESQL_CALLBACKS_ON_START",
+    "REGENT_POSTGRESQL_CREATE_REPLICA_METHODS",
 };
 
 static int env_teardown(void **state)
@@ -992,7 +1034,8 @@ static void test_env_supplies_missing_required_keys(void **state)
     setenv("PATRONI_RESTAPI_LISTEN", "127.0.0.1:8009", 1);
     assert_int_equal(load_kind(fx,
                                "scope: demo\nname: n1\n"
-                               "raft: {data_dir: /r, self_addr: '127.0.0.1:1'}\n",
+                               "raft: {data_dir: /r, self_addr: '127.0.0.1:1'}\n"
+                               "postgresql: {data_dir: /pg}\n",
                                CFG_AGENT, 0),
                      0);
     assert_string_equal(fx->cfg->raft.password, "env-cluster-secret");
@@ -1085,6 +1128,376 @@ static void test_timing_heartbeat_below_half_election(void **state)
     assert_int_equal(load(fx, MINIMAL "watchdog: {timeout: 1.5}\n"), RG_ECONFIG);
     assert_string_equal(fx->err, "regent.yml:9:21: watchdog.timeout: must be a whole number of "
                                  "seconds (the Linux watchdog API)");
+}
+
+/* --- postgresql --------------------------------------------------------- */
+
+static const char pg_full[] = MINIMAL_NO_PG /* 1-8 */
+    "postgresql:\n"
+    "  data_dir: /var/lib/postgresql/15/main\n"
+    "  config_dir: /etc/postgresql/15/main\n"
+    "  proxy_address: pgbouncer.example.com:6432\n"
+    "  bin_name:\n"
+    "    pg_ctl: pg_ctl15\n"
+    "    pg_isready: /opt/pg/bin/pg_isready\n"
+    "  authentication:\n"
+    "    superuser: {username: admin, password: su-secret, sslmode: verify-full,\n"
+    "                sslrootcert: /etc/ssl/ca.pem}\n"
+    "    replication: {username: repl, password: repl-secret, channel_binding: require}\n"
+    "    rewind: {username: rewinder, password: rw-secret, sslpassword: key-secret,\n"
+    "             gssencmode: disable, sslnegotiation: direct}\n"
+    "  callbacks:\n"
+    "    on_start: /usr/local/bin/cb.sh\n"
+    "    on_role_change: logger -t regent\n"
+    "  callbacks_timeout: 5\n"
+    "  pg_ctl_timeout: 120\n"
+    "  use_pg_rewind: yes\n"
+    "  remove_data_directory_on_rewind_failure: true\n"
+    "  remove_data_directory_on_diverged_timelines: on\n"
+    "  use_unix_socket: true\n"
+    "  use_unix_socket_repl: false\n"
+    "  parameters: {max_connections: 200, shared_buffers: 1GB}\n"
+    "  pg_hba: ['local all all peer', 'host all all 10.0.0.0/8 scram-sha-256']\n"
+    "  pg_ident: ['map1 os1 db1']\n"
+    "  basebackup: [verbose, {max-rate: 100M}]\n"
+    "  rewind: {debug: true}\n"
+    "  create_replica_methods: [basebackup]\n"
+    "  wal_e: {command: /bin/true}\n"
+    "  parameters_primary: {work_mem: 8MB}\n";
+
+static void test_postgresql_typed_keys_load(void **state)
+{
+    struct fx *fx = *state;
+    if (load(fx, pg_full) != 0) {
+        fail_msg("%s", fx->err);
+    }
+    const struct cfg_postgresql *pg = &fx->cfg->postgresql;
+    assert_null(fx->cfg->warnings); /* wal_e, parameters_primary: kept silently */
+    assert_string_equal(pg->data_dir, "/var/lib/postgresql/15/main");
+    assert_string_equal(pg->config_dir, "/etc/postgresql/15/main");
+    assert_string_equal(pg->proxy_address, "pgbouncer.example.com:6432");
+    assert_null(pg->bin_dir);
+    assert_string_equal(pg->bin_name.pg_ctl, "pg_ctl15");
+    assert_string_equal(pg->bin_name.pg_isready, "/opt/pg/bin/pg_isready");
+    assert_null(pg->bin_name.initdb);
+    const struct cfg_pg_auth *a = &pg->authentication;
+    assert_string_equal(a->superuser.username, "admin");
+    assert_string_equal(a->superuser.password, "su-secret");
+    assert_string_equal(a->superuser.sslmode, "verify-full");
+    assert_string_equal(a->superuser.sslrootcert, "/etc/ssl/ca.pem");
+    assert_string_equal(a->replication.username, "repl");
+    assert_string_equal(a->replication.channel_binding, "require");
+    assert_string_equal(a->rewind.username, "rewinder");
+    assert_string_equal(a->rewind.sslpassword, "key-secret");
+    assert_string_equal(a->rewind.gssencmode, "disable");
+    assert_string_equal(a->rewind.sslnegotiation, "direct");
+    assert_string_equal(pg->callbacks.on_start, "/usr/local/bin/cb.sh");
+    assert_string_equal(pg->callbacks.on_role_change, "logger -t regent");
+    assert_null(pg->callbacks.on_stop);
+    assert_int_equal(pg->callbacks_timeout, 5000);
+    assert_int_equal(pg->pg_ctl_timeout, 120000);
+    assert_true(pg->use_pg_rewind);
+    assert_true(pg->remove_data_directory_on_rewind_failure);
+    assert_true(pg->remove_data_directory_on_diverged_timelines);
+    assert_true(pg->use_unix_socket);
+    assert_false(pg->use_unix_socket_repl);
+    assert_int_equal(cJSON_GetObjectItem(pg->parameters, "max_connections")->valuedouble, 200);
+    assert_string_equal(cJSON_GetObjectItem(pg->parameters, "shared_buffers")->valuestring, "1GB");
+    assert_int_equal(cJSON_GetArraySize(pg->pg_hba), 2);
+    assert_string_equal(cJSON_GetArrayItem(pg->pg_hba, 1)->valuestring,
+                        "host all all 10.0.0.0/8 scram-sha-256");
+    assert_int_equal(cJSON_GetArraySize(pg->pg_ident), 1);
+    assert_true(cJSON_IsArray(pg->basebackup));
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(pg->basebackup, 1), "max-rate")->valuestring,
+        "100M");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(pg->rewind, "debug")));
+    assert_int_equal(pg->n_create_replica_methods, 1);
+    assert_string_equal(pg->create_replica_methods[0], "basebackup");
+    /* raw keeps everything, the unknown keys too, typed values normalised */
+    assert_non_null(cJSON_GetObjectItem(pg->raw, "wal_e"));
+    assert_non_null(cJSON_GetObjectItem(pg->raw, "parameters_primary"));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(pg->raw, "use_pg_rewind")));
+    assert_int_equal(cJSON_GetObjectItem(pg->raw, "pg_ctl_timeout")->valuedouble, 120);
+}
+
+static void test_postgresql_defaults(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(load(fx, MINIMAL), 0);
+    const struct cfg_postgresql *pg = &fx->cfg->postgresql;
+    assert_null(pg->bin_dir); /* the programs come from PATH */
+    assert_null(pg->config_dir);
+    assert_null(pg->proxy_address);
+    assert_null(pg->bin_name.pg_ctl);
+    assert_string_equal(pg->authentication.superuser.username, "postgres");
+    assert_null(pg->authentication.superuser.password);
+    assert_string_equal(pg->authentication.replication.username, "replicator");
+    assert_null(pg->authentication.rewind.username);
+    assert_null(pg->authentication.superuser.sslmode);
+    assert_null(pg->callbacks.on_start);
+    assert_int_equal(pg->callbacks_timeout, 30000);
+    assert_int_equal(pg->pg_ctl_timeout, 60000);
+    assert_false(pg->use_pg_rewind);
+    assert_false(pg->remove_data_directory_on_rewind_failure);
+    assert_false(pg->remove_data_directory_on_diverged_timelines);
+    assert_false(pg->use_unix_socket);
+    assert_false(pg->use_unix_socket_repl);
+    assert_null(pg->parameters);
+    assert_null(pg->pg_hba);
+    assert_null(pg->pg_ident);
+    assert_null(pg->basebackup);
+    assert_null(pg->rewind);
+    assert_int_equal(pg->n_create_replica_methods, 1);
+    assert_string_equal(pg->create_replica_methods[0], "basebackup");
+    /* the defaults are in raw too, nested ones included */
+    const cJSON *su =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(pg->raw, "authentication"), "superuser");
+    assert_string_equal(cJSON_GetObjectItem(su, "username")->valuestring, "postgres");
+    assert_null(cJSON_GetObjectItem(su, "password"));
+    assert_null(cJSON_GetObjectItem(pg->raw, "parameters"));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(pg->raw, "use_pg_rewind")));
+}
+
+static void test_postgresql_bad_values_are_reported_at_the_value(void **state)
+{
+    struct fx *fx = *state;
+    const char *yaml = MINIMAL_NO_PG                       /* 1-8 */
+        "postgresql:\n"                                    /* 9 */
+        "  data_dir: /pg\n"                                /* 10 */
+        "  use_pg_rewind: maybe\n"                         /* 11 */
+        "  pg_ctl_timeout: soon\n"                         /* 12 */
+        "  callbacks_timeout: 0\n"                         /* 13 */
+        "  parameters: [a]\n"                              /* 14 */
+        "  pg_hba: local all all peer\n"                   /* 15 */
+        "  pg_ident: [ok, {a: b}]\n"                       /* 16 */
+        "  callbacks:\n"                                   /* 17 */
+        "    on_start: scripts/cb.sh\n"                    /* 18 */
+        "    on_stop: ''\n"                                /* 19 */
+        "  bin_name: {pg_ctl: bin/pg_ctl}\n"               /* 20 */
+        "  config_dir: etc/pg\n"                           /* 21 */
+        "  proxy_address: '*:6432'\n"                      /* 22 */
+        "  create_replica_methods: [wal_e, basebackup]\n"  /* 23 */
+        "  basebackup: verbose\n"                          /* 24 */
+        "  authentication:\n"                              /* 25 */
+        "    superuser: {sslmode: sometimes}\n"            /* 26 */
+        "  remove_data_directory_on_rewind_failure: [x]\n" /* 27 */
+        "  rewind: 3\n";                                   /* 28 */
+    assert_int_equal(load(fx, yaml), RG_ECONFIG);
+    const char *e = fx->err;
+    assert_line(e, "regent.yml:11:18: postgresql.use_pg_rewind: must be true or false");
+    assert_line(e, "regent.yml:12:19: postgresql.pg_ctl_timeout: must be a number of seconds");
+    assert_line(e, "regent.yml:13:22: postgresql.callbacks_timeout: must be between 1 and 3600 "
+                   "seconds");
+    assert_line(e, "regent.yml:14:15: postgresql.parameters: must be a mapping");
+    assert_line(e, "regent.yml:15:11: postgresql.pg_hba: must be a list");
+    assert_line(e, "regent.yml:16:13: postgresql.pg_ident: must be a list of strings (one line "
+                   "each); item 2 is not");
+    assert_line(e, "regent.yml:18:15: postgresql.callbacks.on_start: \"scripts/cb.sh\" is a "
+                   "relative path: give an absolute path or a program name found in PATH");
+    assert_line(e, "regent.yml:19:14: postgresql.callbacks.on_stop: must be a command");
+    assert_line(e, "regent.yml:20:22: postgresql.bin_name.pg_ctl: \"bin/pg_ctl\" must be a "
+                   "program name");
+    assert_line(e, "regent.yml:21:15: postgresql.config_dir: must be an absolute path");
+    assert_line(e, "regent.yml:22:18: postgresql.proxy_address: \"*:6432\": a wildcard");
+    assert_line(e, "regent.yml:23:27: postgresql.create_replica_methods: \"wal_e\" is not "
+                   "supported: regent creates replicas only with basebackup (pg_basebackup)");
+    assert_line(e, "regent.yml:24:15: postgresql.basebackup: must be a mapping or a list of "
+                   "options");
+    assert_line(e, "regent.yml:26:26: postgresql.authentication.superuser.sslmode: must be one "
+                   "of disable, allow, prefer, require, verify-ca, verify-full");
+    assert_line(e, "regent.yml:27:44: postgresql.remove_data_directory_on_rewind_failure: must "
+                   "be true or false");
+    assert_line(e, "regent.yml:28:11: postgresql.rewind: must be a mapping or a list");
+    assert_int_equal(count_lines(e), 16);
+
+    /* A section that is not a mapping. */
+    assert_int_equal(load(fx, MINIMAL_NO_PG "postgresql:\n  data_dir: /pg\n  callbacks: x\n"),
+                     RG_ECONFIG);
+    assert_string_equal(fx->err, "regent.yml:11:14: postgresql.callbacks: must be a mapping");
+}
+
+static void test_postgresql_patroni_keys_regent_does_not_use_warn(void **state)
+{
+    struct fx *fx = *state;
+    const char *yaml = MINIMAL_NO_PG                       /* 1-8 */
+        "postgresql:\n"                                    /* 9 */
+        "  data_dir: /pg\n"                                /* 10 */
+        "  pre_promote: /bin/true\n"                       /* 11 */
+        "  before_stop: /bin/true\n"                       /* 12 */
+        "  recovery_conf: {restore_command: 'cp %f %p'}\n" /* 13 */
+        "  custom_conf: /etc/postgresql/custom.conf\n"     /* 14 */
+        "  bin_name: {pg_isready: pg_isready}\n"           /* 15: used */
+        "  callbacks: {on_whatever: /x}\n"                 /* 16: kept */
+        "  authentication: {superuser: {sslfoo: 1}}\n"     /* 17: kept */
+        "  wal_g: {command: wal-g}\n";                     /* 18: kept */
+    assert_int_equal(load(fx, yaml), 0);
+    const char *w = fx->cfg->warnings;
+    assert_int_equal(count_lines(w), 4);
+    assert_line(w, "regent.yml:11:3: postgresql.pre_promote: Patroni setting not used by regent, "
+                   "ignored");
+    assert_line(w, "regent.yml:12:3: postgresql.before_stop: Patroni setting not used by regent");
+    assert_line(w, "regent.yml:13:3: postgresql.recovery_conf: Patroni setting not used");
+    assert_line(w, "regent.yml:14:3: postgresql.custom_conf: Patroni setting not used");
+    assert_string_equal(fx->cfg->postgresql.bin_name.pg_isready, "pg_isready");
+    assert_non_null(cJSON_GetObjectItem(fx->cfg->postgresql.raw, "pre_promote"));
+    assert_int_equal(load_kind(fx, yaml, CFG_AGENT, CFG_NO_ENV | CFG_STRICT), RG_ECONFIG);
+    assert_int_equal(count_lines(fx->err), 4);
+    assert_line(fx->err, "regent.yml:11:3: postgresql.pre_promote: Patroni setting not used");
+}
+
+static void test_postgresql_data_dir_required_for_agent_only(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(load(fx, MINIMAL_NO_PG), RG_ECONFIG);
+    assert_string_equal(fx->err, "regent.yml:1:1: postgresql.data_dir: required: the PostgreSQL "
+                                 "data directory this agent manages");
+    assert_int_equal(load(fx, MINIMAL_NO_PG "postgresql: {listen: '*:5432'}\n"), RG_ECONFIG);
+    assert_string_equal(fx->err, "regent.yml:9:1: postgresql.data_dir: required: the PostgreSQL "
+                                 "data directory this agent manages");
+    assert_int_equal(load_kind(fx, MINIMAL_NO_PG, CFG_WITNESS, CFG_NO_ENV), 0);
+}
+
+static void test_postgresql_env_overrides(void **state)
+{
+    struct fx *fx = *state;
+    setenv("PATRONI_SUPERUSER_USERNAME", "envsu", 1);
+    setenv("PATRONI_REPLICATION_PASSWORD", "env-repl-secret", 1);
+    setenv("PATRONI_REWIND_USERNAME", "patroni-rw", 1);
+    setenv("REGENT_POSTGRESQL_AUTHENTICATION_REWIND_USERNAME", "regent-rw", 1);
+    setenv("PATRONI_REPLICATION_SSLMODE", "require", 1);
+    setenv("PATRONI_POSTGRESQL_BIN_PG_CTL", "/opt/pg/bin/pg_ctl", 1);
+    setenv("REGENT_POSTGRESQL_BIN_NAME_INITDB", "initdb15", 1);
+    setenv("PATRONI_POSTGRESQL_CONFIG_DIR", "/etc/pgconf", 1);
+    setenv("PATRONI_POSTGRESQL_PROXY_ADDRESS", "proxy.example.com:6432", 1);
+    setenv("REGENT_POSTGRESQL_USE_PG_REWIND", "true", 1);
+    setenv("REGENT_POSTGRESQL_PG_CTL_TIMEOUT", "90", 1);
+    setenv("REGENT_POSTGRESQL_CALLBACKS_ON_START", "/bin/cb start", 1);
+    assert_int_equal(load_kind(fx, MINIMAL, CFG_AGENT, 0), 0);
+    const struct cfg_postgresql *pg = &fx->cfg->postgresql;
+    assert_string_equal(pg->authentication.superuser.username, "envsu");
+    assert_string_equal(pg->authentication.replication.username, "replicator");
+    assert_string_equal(pg->authentication.replication.password, "env-repl-secret");
+    assert_string_equal(pg->authentication.replication.sslmode, "require");
+    assert_string_equal(pg->authentication.rewind.username, "regent-rw"); /* REGENT_ wins */
+    assert_string_equal(pg->bin_name.pg_ctl, "/opt/pg/bin/pg_ctl");
+    assert_string_equal(pg->bin_name.initdb, "initdb15");
+    assert_string_equal(pg->config_dir, "/etc/pgconf");
+    assert_string_equal(pg->proxy_address, "proxy.example.com:6432");
+    assert_true(pg->use_pg_rewind);
+    assert_int_equal(pg->pg_ctl_timeout, 90000);
+    assert_string_equal(pg->callbacks.on_start, "/bin/cb start");
+    /* raw carries them, the password in clear (cfg_to_json masks it) */
+    const cJSON *auth = cJSON_GetObjectItem(pg->raw, "authentication");
+    const cJSON *rep = cJSON_GetObjectItem(auth, "replication");
+    assert_string_equal(cJSON_GetObjectItem(rep, "password")->valuestring, "env-repl-secret");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(auth, "superuser"), "username")->valuestring,
+        "envsu");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(pg->raw, "bin_name"), "pg_ctl")->valuestring,
+        "/opt/pg/bin/pg_ctl");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(pg->raw, "use_pg_rewind")));
+    cJSON *j = cfg_to_json(fx->cfg);
+    char *text = cJSON_PrintUnformatted(j);
+    assert_null(strstr(text, "env-repl-secret"));
+    cJSON_free(text);
+    cJSON_Delete(j);
+}
+
+static void test_postgresql_bad_env_values_name_the_variable(void **state)
+{
+    struct fx *fx = *state;
+    setenv("REGENT_POSTGRESQL_USE_PG_REWIND", "maybe", 1);
+    setenv("PATRONI_SUPERUSER_SSLMODE", "sometimes", 1);
+    setenv("REGENT_POSTGRESQL_CREATE_REPLICA_METHODS", "wal_e,basebackup", 1);
+    setenv("PATRONI_POSTGRESQL_CONFIG_DIR", "relative", 1);
+    assert_int_equal(load_kind(fx, MINIMAL, CFG_AGENT, 0), RG_ECONFIG);
+    assert_line(fx->err, "environment REGENT_POSTGRESQL_USE_PG_REWIND: must be true or false");
+    assert_line(fx->err, "environment PATRONI_SUPERUSER_SSLMODE: must be one of disable, allow");
+    assert_line(fx->err, "environment REGENT_POSTGRESQL_CREATE_REPLICA_METHODS: \"wal_e\" is not "
+                         "supported");
+    assert_line(fx->err, "environment PATRONI_POSTGRESQL_CONFIG_DIR: must be an absolute path");
+    assert_int_equal(count_lines(fx->err), 4);
+}
+
+static void test_postgresql_to_json_masks_passwords(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(load(fx, pg_full), 0);
+    cJSON *j = cfg_to_json(fx->cfg);
+    char *text = cJSON_PrintUnformatted(j);
+    static const char *const secrets[] = {"su-secret", "repl-secret", "rw-secret", "key-secret"};
+    for (size_t i = 0; i < RG_ARRAY_SIZE(secrets); i++) {
+        if (strstr(text, secrets[i]) != NULL) {
+            fail_msg("%s printed in %s", secrets[i], text);
+        }
+    }
+    const cJSON *auth = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "postgresql"), "authentication");
+    const cJSON *su = cJSON_GetObjectItem(auth, "superuser");
+    assert_string_equal(cJSON_GetObjectItem(su, "password")->valuestring, "******");
+    assert_string_equal(cJSON_GetObjectItem(su, "username")->valuestring, "admin");
+    assert_string_equal(cJSON_GetObjectItem(su, "sslmode")->valuestring, "verify-full");
+    const cJSON *rw = cJSON_GetObjectItem(auth, "rewind");
+    assert_string_equal(cJSON_GetObjectItem(rw, "password")->valuestring, "******");
+    assert_string_equal(cJSON_GetObjectItem(rw, "sslpassword")->valuestring, "******");
+    const cJSON *pg = cJSON_GetObjectItem(j, "postgresql");
+    assert_true(cJSON_GetObjectItem(pg, "pg_ctl_timeout")->valuedouble == 120);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(pg, "use_unix_socket")));
+    assert_non_null(cJSON_GetObjectItem(pg, "wal_e")); /* raw keys printed too */
+    /* the struct and raw keep the secrets */
+    assert_string_equal(fx->cfg->postgresql.authentication.superuser.password, "su-secret");
+    cJSON_free(text);
+    cJSON_Delete(j);
+}
+
+/* Replace the first @from in @buf (of @len bytes) by @to. */
+static void replace_in(char *buf, size_t len, const char *from, const char *to)
+{
+    char *at = strstr(buf, from);
+    assert_non_null(at);
+    size_t fl = strlen(from), tl = strlen(to), rest = strlen(at + fl);
+    assert_true((size_t)(at - buf) + tl + rest < len);
+    memmove(at + tl, at + fl, rest + 1);
+    memcpy(at, to, tl);
+}
+
+static void test_postgresql_reloadable_keys(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(load(fx, pg_full), 0);
+    char buf[4096];
+    char changed[512];
+    struct cfg *b = NULL;
+
+    /* callbacks, parameters, pg_hba, authentication, flags: a reload applies them */
+    snprintf(buf, sizeof buf, "%s", pg_full);
+    replace_in(buf, sizeof buf, "/usr/local/bin/cb.sh", "/usr/local/bin/other.sh");
+    replace_in(buf, sizeof buf, "max_connections: 200", "max_connections: 300");
+    replace_in(buf, sizeof buf, "'local all all peer'", "'local all all trust'");
+    replace_in(buf, sizeof buf, "su-secret", "new-secret");
+    replace_in(buf, sizeof buf, "use_pg_rewind: yes", "use_pg_rewind: no");
+    replace_in(buf, sizeof buf, "pg_ctl_timeout: 120", "pg_ctl_timeout: 30");
+    assert_int_equal(cfg_load_string(buf, strlen(buf), "regent.yml", CFG_AGENT,
+                                     CFG_NO_ENV | CFG_QUIET, &b, fx->err, sizeof fx->err),
+                     0);
+    assert_int_equal(cfg_fixed_changes(fx->cfg, b, changed, sizeof changed), 0);
+    cfg_free(b);
+
+    /* paths need a restart */
+    snprintf(buf, sizeof buf, "%s", pg_full);
+    replace_in(buf, sizeof buf, "pg_ctl: pg_ctl15", "pg_ctl: pg_ctl16");
+    replace_in(buf, sizeof buf, "config_dir: /etc/postgresql/15/main",
+               "config_dir: /etc/postgresql/16/main");
+    replace_in(buf, sizeof buf, "data_dir: /var/lib/postgresql/15/main",
+               "data_dir: /var/lib/postgresql/16/main");
+    assert_int_equal(cfg_load_string(buf, strlen(buf), "regent.yml", CFG_AGENT,
+                                     CFG_NO_ENV | CFG_QUIET, &b, fx->err, sizeof fx->err),
+                     0);
+    assert_int_equal(cfg_fixed_changes(fx->cfg, b, changed, sizeof changed), 3);
+    assert_string_equal(changed, "postgresql.data_dir, postgresql.config_dir, "
+                                 "postgresql.bin_name.pg_ctl");
+    cfg_free(b);
 }
 
 /* --- output ------------------------------------------------------------- */
@@ -1187,6 +1600,15 @@ int main(void)
         T(test_timing_raft_leader_crash_must_not_fence_primary),
         T(test_timing_required_watchdog_needs_half_second_slack),
         T(test_timing_heartbeat_below_half_election),
+        T(test_postgresql_typed_keys_load),
+        T(test_postgresql_defaults),
+        T(test_postgresql_bad_values_are_reported_at_the_value),
+        T(test_postgresql_patroni_keys_regent_does_not_use_warn),
+        T(test_postgresql_data_dir_required_for_agent_only),
+        TE(test_postgresql_env_overrides),
+        TE(test_postgresql_bad_env_values_name_the_variable),
+        T(test_postgresql_to_json_masks_passwords),
+        T(test_postgresql_reloadable_keys),
         T(test_to_json_masks_every_secret),
         T(test_parse_ipv4_addr),
     };

@@ -1,0 +1,176 @@
+/*
+ * The agent's HA runtime, shared by:
+ *   ha_run.c      the cycle: gather facts, ha_decide, dispatch; the members record
+ *   ha_act.c      the actions, as chains of pgi operations
+ *   ha_lease.c    renewals, the deadline, the fence timer, release, Raft leadership
+ *   ha_api.c      REST routes (health checks, /patroni, /history) and the "status" peer request
+ *   ha_settings.c the effective settings (local configuration + dynamic configuration)
+ *   ha_side.c     side work that may run beside an action: slots, callbacks
+ */
+#ifndef REGENT_HA_INTERNAL_H
+#define REGENT_HA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "agent/cfg.h"
+#include "agent/ha.h"
+#include "agent/rg.h"
+#include "api/api_health.h"
+#include "pg/pgi.h"
+#include "raft/coord.h"
+#include "raft/store.h"
+
+#define HA_LOGM "ha"
+
+/* What the agent runs with: the local configuration overlaid with the
+ * cluster's dynamic configuration (store config record), recomputed on each
+ * cycle and on reload. Strings and JSON borrow from cfg or the store state;
+ * the latter change with every config_set, so whoever uses them outside the
+ * cycle that computed them calls ha__settings first. */
+struct ha_settings {
+    unsigned ttl_ms, loop_wait_ms, renew_interval_ms, safety_margin_ms, fence_budget_ms;
+    unsigned switchover_timeout_ms;
+    uint64_t maximum_lag_on_failover;
+    bool check_timeline, use_slots, use_pg_rewind;
+    bool remove_on_diverged, remove_on_rewind_failure;
+    bool nofailover, noloadbalance, clonefrom;
+    int failover_priority;
+    const char *replicatefrom;
+    const cJSON *dynamic_parameters; /* dynamic postgresql.parameters, or NULL */
+    const cJSON *local_parameters;   /* local postgresql.parameters, or NULL */
+    const cJSON *pg_hba;             /* postgresql.pg_hba, else bootstrap.pg_hba, or NULL */
+    const char *on_start, *on_stop, *on_restart, *on_reload, *on_role_change;
+    unsigned callbacks_timeout_ms;
+    /* PostgreSQL users (postgresql.authentication) */
+    const char *su_user, *su_password, *rep_user, *rep_password, *rw_user, *rw_password;
+};
+
+/* One queued callback script. */
+struct ha_cb {
+    char action[24];
+    char role[24];
+};
+
+struct ha {
+    uv_loop_t *loop;       /* borrowed */
+    const struct cfg *cfg; /* borrowed; replaced on reload (ha_reload) */
+    struct store *store;   /* borrowed */
+    struct pgi *pg;        /* owned */
+    struct ha_settings set;
+    void (*fatal)(void *arg); /* exit the agent (HA_EXIT) */
+    void *fatal_arg;
+    bool stopping;
+
+    /* facts */
+    struct pgi_op fact_op;
+    bool gathering;
+    struct pgi_dirinfo dir;
+    bool have_dir;
+    struct pgi_status st;
+    bool have_st;   /* the last probe answered */
+    uint64_t st_at; /* boot ms of the last good probe */
+    enum ha_pg pgstate;
+    char following[STORE_NAME_SIZE]; /* whom our standby configuration streams from, "" none */
+    bool refused;                    /* REJOIN concluded: stay stopped */
+    char refused_why[256];
+    char last_why[256];
+    enum ha_act last_act;
+
+    /* the cycle */
+    uv_timer_t cycle_timer;  /* every loop_wait */
+    uv_timer_t kick_timer;   /* coalesces kicks into one cycle */
+    bool acting;             /* an action chain runs */
+    struct pgi_op op;        /* the action's operation */
+    struct ha_action action; /* the action running */
+    char target[STORE_NAME_SIZE];
+    char target_host[256];
+    unsigned target_port;
+    int step;                 /* within the action */
+    struct store_req act_req; /* the action's proposal */
+    uint64_t act_epoch;       /* the lease epoch the action was decided under */
+
+    /* the lease (ha_lease.c) */
+    struct coord_lease book;
+    uint64_t epoch; /* the store epoch we renew under (0: none) */
+    uv_timer_t renew_timer;
+    unsigned renew_out;   /* renewals in flight */
+    uv_poll_t fence_poll; /* on a CLOCK_BOOTTIME timerfd */
+    int fence_fd;
+    bool primary_allowed; /* we started or promoted PostgreSQL as primary: fence it at the deadline
+                           */
+    bool fenced;          /* the fence fired since the last start */
+    uint64_t transfer_at; /* boot ms of the last Raft leadership hand-off attempt */
+    struct store_req transfer_req;
+    bool transfer_out;
+    bool releasing;
+    struct store_req release_req;
+
+    /* side work (ha_side.c) */
+    struct pgi_op slot_op;
+    bool slots_out;
+    uint64_t slots_at;
+    struct pgi_op cb_op;
+    bool cb_out;
+    struct ha_cb cbq[8];
+    size_t n_cbq;
+
+    /* the members record */
+    struct store_req member_req;
+    bool member_out;
+    cJSON *member_sent; /* owned: the last record proposed successfully */
+    uint64_t member_at; /* boot ms of the last write */
+
+    /* status requests of the coordinator waiting for a fresh probe */
+    struct store_answer *status_wait[8];
+    size_t n_status_wait;
+    struct pgi_op status_op;
+    bool status_probe_out;
+
+    /* shutdown */
+    bool closing; /* close_all ran: free as soon as nothing is in flight */
+    bool pg_freeing;
+    unsigned open_handles;
+    void (*stop_cb)(void *arg);
+    void *stop_arg;
+};
+
+/* ha_run.c */
+void ha__kick(struct ha *ha);
+void ha__act_done(struct ha *ha, int status, const char *errmsg);
+bool ha__lease_mine(struct ha *ha);
+const struct store_member *ha__member(const struct ha *ha, const char *name);
+/* host/port of @name's PostgreSQL from its members record conn_url. */
+bool ha__member_pg_addr(
+    const struct ha *ha, const char *name, char *host, size_t hl, unsigned *port);
+void ha__slot_name(const char *member, char *buf, size_t len);
+void ha__handle_closed(uv_handle_t *h);
+void ha__maybe_close(struct ha *ha);
+
+/* ha_act.c */
+void ha__act_start(struct ha *ha, const struct ha_action *a);
+cJSON *ha__pg_parameters(struct ha *ha);
+
+/* ha_lease.c */
+int ha__lease_init(struct ha *ha);
+void ha__lease_update(struct ha *ha); /* the store or our state changed */
+void ha__lease_close(struct ha *ha);
+/* Propose release(me, epoch, lsn); @cb when applied (or failed). */
+int ha__lease_release(struct ha *ha, uint64_t lsn, store_req_cb cb);
+
+/* ha_settings.c */
+void ha__settings(struct ha *ha, struct ha_settings *set);
+/* The instance options from the configuration (strings borrowed from it). */
+int ha__pg_options(struct ha *ha, struct pgi_options *o, char *listen, size_t ll, char *errmsg);
+
+/* ha_side.c */
+void ha__side_tick(struct ha *ha);
+void ha__callback(struct ha *ha, const char *action, const char *role);
+
+/* ha_api.c */
+void ha__status_rpc(void *data, const cJSON *body, struct store_answer *a);
+void ha__status_answer_all(struct ha *ha);
+void ha__node_status(struct ha *ha, struct api_node_status *out, cJSON **scratch);
+
+#endif

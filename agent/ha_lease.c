@@ -1,0 +1,283 @@
+/*
+ * ha_lease: this agent's side of the leader lease (DESIGN.md, "Leases").
+ *
+ * While the store names us holder (not released), a renewal goes out every
+ * renew_interval — and at once when Raft elects a new leader. Each renewal
+ * has a fresh request id and its own t0, read just before it is handed to
+ * the store; renewals are never retried (rule 1). When one applies
+ * successfully, coord_lease moves the deadline to t0 + ttl − safety_margin;
+ * a refusal (another epoch, released) drops the lease at once.
+ *
+ * The fence (rule 3) is a CLOCK_BOOTTIME timerfd set to deadline −
+ * fence_budget: when it fires and the deadline has not moved, every process
+ * of our PostgreSQL is SIGKILLed if it may be running as a primary. Lease
+ * decisions read CLOCK_BOOTTIME directly, never the loop's cached time.
+ *
+ * The holder should not lead Raft: while we hold the lease and lead, Raft
+ * leadership is handed to another voter (at most every 2 s).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "agent/ha_internal.h"
+#include "agent/rg_log.h"
+
+#define TRANSFER_EVERY_MS 2000
+
+struct renewal {
+    struct store_req req;
+    struct ha *ha;
+    char id[STORE_REQ_ID_SIZE];
+};
+
+static void arm_fence(struct ha *ha);
+
+bool ha__lease_mine(struct ha *ha)
+{
+    const struct store_lease *l = &store_get_state(ha->store)->lease;
+    return ha->book.epoch != 0 && ha->book.epoch == l->epoch && !l->released &&
+           strcmp(l->holder, ha->cfg->name) == 0 && coord_lease_valid(&ha->book, rg_boottime_ms());
+}
+
+static void lease_lost(struct ha *ha, const char *why)
+{
+    if (ha->book.deadline != 0) {
+        rg_log(RG_WARNING, HA_LOGM, "lease epoch %" PRIu64 " lost: %s", ha->book.epoch, why);
+    }
+    coord_lease_drop(&ha->book);
+    arm_fence(ha);
+    ha__kick(ha);
+}
+
+static void renewed(struct store_req *req, int status, const cJSON *reply)
+{
+    struct renewal *rn = req->data;
+    struct ha *ha = rn->ha;
+    struct store_result res;
+    ha->renew_out--;
+    if (ha->closing) {
+        rg_free(rn);
+        ha__maybe_close(ha);
+        return;
+    }
+    if (status == 0 && store_reply_result(reply, &res, NULL) == 0) {
+        if (res.code == 0) {
+            bool first = ha->book.deadline == 0 || ha->book.epoch != ha->epoch;
+            if (coord_lease_applied(&ha->book, rn->id, 0)) {
+                arm_fence(ha);
+                if (first) {
+                    rg_log(RG_INFO, HA_LOGM, "lease epoch %" PRIu64 " confirmed by our renewal",
+                           ha->book.epoch);
+                    ha__kick(ha);
+                }
+            }
+        } else {
+            coord_lease_applied(&ha->book, rn->id, res.code);
+            lease_lost(ha, res.reason);
+        }
+    } else {
+        coord_lease_forget(&ha->book, rn->id);
+    }
+    rg_free(rn);
+    ha__maybe_close(ha);
+}
+
+static void send_renewal(struct ha *ha)
+{
+    const struct store_lease *l = &store_get_state(ha->store)->lease;
+    struct store_cmd cmd;
+    struct renewal *rn = rg_calloc(1, sizeof *rn);
+    rn->ha = ha;
+    store_cmd_init(&cmd);
+    cmd.op = STORE_OP_RENEW;
+    snprintf(cmd.name, sizeof cmd.name, "%s", ha->cfg->name);
+    cmd.epoch = l->epoch;
+    cmd.ttl = ha->set.ttl_ms;
+    cmd.lsn = ha->have_st && !ha->st.in_recovery ? ha->st.wal_lsn : l->lsn;
+    cmd.fencing = true;
+    store_new_req_id("renew", cmd.id);
+    memcpy(rn->id, cmd.id, sizeof rn->id);
+    rn->req.data = rn;
+    /* t0 is read just before the renewal is handed to the network. */
+    uint64_t t0 = rg_boottime_ms();
+    coord_lease_sent(&ha->book, rn->id, l->epoch, ha->set.ttl_ms, t0);
+    if (store_propose(ha->store, &rn->req, &cmd, STORE_NO_RETRY, ha->set.ttl_ms, renewed) != 0) {
+        coord_lease_forget(&ha->book, rn->id);
+        rg_free(rn);
+        return;
+    }
+    ha->renew_out++;
+}
+
+static void transferred(struct store_req *req, int status, const cJSON *reply)
+{
+    struct ha *ha = req->data;
+    (void)reply;
+    ha->transfer_out = false;
+    if (status == 0) {
+        rg_log(RG_INFO, HA_LOGM, "Raft leadership handed to another voter (we hold the lease)");
+    }
+    ha__maybe_close(ha);
+}
+
+/* The holder should not stay Raft leader: then a crash of the primary's
+ * machine leaves the coordinator alive and counting. */
+static void maybe_hand_off_raft(struct ha *ha)
+{
+    uint64_t now = rg_boottime_ms();
+    if (!store_is_leader(ha->store) || ha->transfer_out ||
+        now - ha->transfer_at < TRANSFER_EVERY_MS) {
+        return;
+    }
+    struct store_raft_info ri;
+    store_raft_info_get(ha->store, &ri);
+    size_t voters = ri.n_voters;
+    store_raft_info_close(&ri);
+    if (voters < 2) {
+        return;
+    }
+    ha->transfer_at = now;
+    ha->transfer_req.data = ha;
+    if (store_transfer(ha->store, &ha->transfer_req, NULL, 2000, transferred) == 0) {
+        ha->transfer_out = true;
+    }
+}
+
+static void renew_tick(uv_timer_t *t)
+{
+    struct ha *ha = rg_container_of(t, struct ha, renew_timer);
+    const struct store_lease *l = &store_get_state(ha->store)->lease;
+    if (ha->stopping && ha->releasing) {
+        return;
+    }
+    if (l->epoch == 0 || l->released || strcmp(l->holder, ha->cfg->name) != 0) {
+        return;
+    }
+    if (ha->epoch != l->epoch) {
+        ha->epoch = l->epoch;
+        rg_log(RG_INFO, HA_LOGM, "lease epoch %" PRIu64 " granted to us: renewing", l->epoch);
+    }
+    /* Bounded: a store that does not answer must not pile requests up. */
+    if (ha->renew_out < 4) {
+        send_renewal(ha);
+    }
+    maybe_hand_off_raft(ha);
+}
+
+void ha__lease_update(struct ha *ha)
+{
+    const struct store_lease *l = &store_get_state(ha->store)->lease;
+    bool ours = l->epoch != 0 && !l->released && strcmp(l->holder, ha->cfg->name) == 0;
+    if (ha->book.epoch != 0 && (!ours || l->epoch != ha->book.epoch)) {
+        lease_lost(ha, ours ? "a newer epoch was granted" : "the store names another holder");
+    }
+    if (ours && ha->epoch != l->epoch) {
+        /* A fresh grant: renew now rather than at the next tick. */
+        renew_tick(&ha->renew_timer);
+    }
+    uv_timer_set_repeat(&ha->renew_timer, ha->set.renew_interval_ms);
+}
+
+/* --- the fence ---------------------------------------------------------------- */
+
+static void fence_now(struct ha *ha)
+{
+    if (coord_lease_valid(&ha->book, rg_boottime_ms())) {
+        arm_fence(ha); /* a renewal moved the deadline meanwhile */
+        return;
+    }
+    if (ha->primary_allowed) {
+        rg_log(RG_ERROR, HA_LOGM,
+               "fence: the lease deadline passed without a renewal: killing PostgreSQL");
+        pgi_fence(ha->pg);
+        ha->primary_allowed = false;
+        ha->fenced = true;
+    }
+    coord_lease_drop(&ha->book);
+    ha__kick(ha);
+}
+
+static void fence_cb(uv_poll_t *p, int status, int events)
+{
+    struct ha *ha = rg_container_of(p, struct ha, fence_poll);
+    uint64_t expirations;
+    (void)status, (void)events;
+    if (read(ha->fence_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
+        rg_log(RG_ERROR, HA_LOGM, "fence timer: %s", strerror(errno));
+    }
+    fence_now(ha);
+}
+
+/* Program the timerfd for deadline − fence_budget (absolute, CLOCK_BOOTTIME);
+ * disarm it when there is no deadline. */
+static void arm_fence(struct ha *ha)
+{
+    struct itimerspec its = {0};
+    uint64_t at = coord_lease_fence_at(&ha->book);
+    if (at != 0) {
+        its.it_value.tv_sec = (time_t)(at / 1000);
+        its.it_value.tv_nsec = (long)(at % 1000) * 1000000L;
+        if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) {
+            its.it_value.tv_nsec = 1;
+        }
+    }
+    if (timerfd_settime(ha->fence_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0) {
+        rg_log(RG_ERROR, HA_LOGM, "fence timer: %s", strerror(errno));
+    }
+}
+
+int ha__lease_init(struct ha *ha)
+{
+    coord_lease_init(&ha->book, ha->set.safety_margin_ms, ha->set.fence_budget_ms);
+    ha->fence_fd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (ha->fence_fd < 0) {
+        return RG_EIO;
+    }
+    uv_poll_init(ha->loop, &ha->fence_poll, ha->fence_fd);
+    uv_poll_start(&ha->fence_poll, UV_READABLE, fence_cb);
+    uv_timer_init(ha->loop, &ha->renew_timer);
+    uv_timer_start(&ha->renew_timer, renew_tick, ha->set.renew_interval_ms,
+                   ha->set.renew_interval_ms);
+    ha->open_handles += 2;
+    return 0;
+}
+
+static void fence_closed(uv_handle_t *h)
+{
+    struct ha *ha = rg_container_of((uv_poll_t *)h, struct ha, fence_poll);
+    close(ha->fence_fd);
+    ha->fence_fd = -1;
+    ha__handle_closed(h);
+}
+
+void ha__lease_close(struct ha *ha)
+{
+    ha->fence_poll.data = ha;
+    ha->renew_timer.data = ha;
+    uv_close((uv_handle_t *)&ha->fence_poll, fence_closed);
+    uv_close((uv_handle_t *)&ha->renew_timer, ha__handle_closed);
+}
+
+int ha__lease_release(struct ha *ha, uint64_t lsn, store_req_cb cb)
+{
+    const struct store_lease *l = &store_get_state(ha->store)->lease;
+    if (l->epoch == 0 || l->released || strcmp(l->holder, ha->cfg->name) != 0) {
+        return RG_ENOENT;
+    }
+    struct store_cmd cmd;
+    store_cmd_init(&cmd);
+    cmd.op = STORE_OP_RELEASE;
+    snprintf(cmd.name, sizeof cmd.name, "%s", ha->cfg->name);
+    cmd.epoch = l->epoch;
+    cmd.lsn = lsn;
+    store_new_req_id("release", cmd.id);
+    ha->releasing = true;
+    ha->release_req.data = ha;
+    coord_lease_drop(&ha->book);
+    arm_fence(ha);
+    return store_propose(ha->store, &ha->release_req, &cmd, 0, ha->set.ttl_ms, cb);
+}
