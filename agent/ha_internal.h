@@ -106,6 +106,9 @@ struct ha {
     bool transfer_out;
     bool releasing;
     struct store_req release_req;
+    struct pgi_op lsn_op; /* the primary's flush LSN, for the next renewal */
+    bool lsn_out;
+    uint64_t primary_lsn;
 
     /* side work (ha_side.c) */
     struct pgi_op slot_op;
@@ -129,7 +132,8 @@ struct ha {
     bool status_probe_out;
 
     /* shutdown */
-    bool closing; /* close_all ran: free as soon as nothing is in flight */
+    bool closing;  /* close_all ran: free as soon as nothing is in flight */
+    bool leave_pg; /* stopping on HA_EXIT: PostgreSQL is left as it is */
     bool pg_freeing;
     unsigned open_handles;
     void (*stop_cb)(void *arg);

@@ -49,6 +49,7 @@ static void lease_lost(struct ha *ha, const char *why)
         rg_log(RG_WARNING, HA_LOGM, "lease epoch %" PRIu64 " lost: %s", ha->book.epoch, why);
     }
     coord_lease_drop(&ha->book);
+    ha->primary_lsn = 0;
     arm_fence(ha);
     ha__kick(ha);
 }
@@ -97,7 +98,11 @@ static void send_renewal(struct ha *ha)
     snprintf(cmd.name, sizeof cmd.name, "%s", ha->cfg->name);
     cmd.epoch = l->epoch;
     cmd.ttl = ha->set.ttl_ms;
-    cmd.lsn = ha->have_st && !ha->st.in_recovery ? ha->st.wal_lsn : l->lsn;
+    uint64_t lsn = ha->have_st && !ha->st.in_recovery ? ha->st.wal_lsn : 0;
+    cmd.lsn = ha->primary_lsn > lsn ? ha->primary_lsn : lsn;
+    if (cmd.lsn == 0) {
+        cmd.lsn = l->lsn;
+    }
     cmd.fencing = true;
     store_new_req_id("renew", cmd.id);
     memcpy(rn->id, cmd.id, sizeof rn->id);
@@ -147,6 +152,35 @@ static void maybe_hand_off_raft(struct ha *ha)
     }
 }
 
+static void lsn_read(struct pgi_op *op, int status)
+{
+    struct ha *ha = op->data;
+    const char *v =
+        status == 0 && op->n_results > 0 ? pgi_result_get(&op->results[0], 0, "lsn") : NULL;
+    uint64_t lsn;
+    ha->lsn_out = false;
+    if (v != NULL && pgi_lsn_parse(v, &lsn) == 0 && lsn > ha->primary_lsn) {
+        ha->primary_lsn = lsn;
+    }
+    ha__maybe_close(ha);
+}
+
+/* The primary's position travels in every renewal (DESIGN.md, "Status
+ * traffic"): read it at the renewal rate, so the coordinator's lag check
+ * compares replicas with where the primary really was. */
+static void refresh_lsn(struct ha *ha)
+{
+    static const char *const q[] = {"SELECT pg_current_wal_flush_lsn()::text AS lsn"};
+    if (ha->lsn_out || ha->closing || !ha->primary_allowed || ha->pgstate != HA_PG_RUNNING ||
+        ha->st.in_recovery) {
+        return;
+    }
+    ha->lsn_op.data = ha;
+    if (pgi_query(ha->pg, &ha->lsn_op, q, 1, ha->set.renew_interval_ms * 4, lsn_read) == 0) {
+        ha->lsn_out = true;
+    }
+}
+
 static void renew_tick(uv_timer_t *t)
 {
     struct ha *ha = rg_container_of(t, struct ha, renew_timer);
@@ -165,6 +199,7 @@ static void renew_tick(uv_timer_t *t)
     if (ha->renew_out < 4) {
         send_renewal(ha);
     }
+    refresh_lsn(ha);
     maybe_hand_off_raft(ha);
 }
 

@@ -107,7 +107,7 @@ void ha__slot_name(const char *member, char *buf, size_t len)
  */
 void ha__maybe_close(struct ha *ha)
 {
-    if (!ha->closing || ha->cb_out || ha->slots_out || ha->status_probe_out) {
+    if (!ha->closing || ha->cb_out || ha->slots_out || ha->status_probe_out || ha->lsn_out) {
         return;
     }
     if (ha->pg != NULL) {
@@ -149,14 +149,7 @@ void ha__handle_closed(uv_handle_t *h)
 
 static bool store_ready(struct ha *ha)
 {
-    if (store_get_phase(ha->store) != STORE_RUNNING) {
-        return false;
-    }
-    struct store_raft_info ri;
-    store_raft_info_get(ha->store, &ri);
-    bool ok = ri.leader != NULL;
-    store_raft_info_close(&ri);
-    return ok;
+    return store_caught_up(ha->store);
 }
 
 static enum ha_pg pg_state(const struct ha *ha)
@@ -416,6 +409,8 @@ static void decide(struct ha *ha)
     ha__status_answer_all(ha);
     ha__side_tick(ha);
     if (a.act == HA_EXIT) {
+        /* Patroni's exits leave PostgreSQL as it is: it is not ours. */
+        ha->leave_pg = true;
         ha->fatal(ha->fatal_arg);
         return;
     }
@@ -650,6 +645,10 @@ void ha_stop(struct ha *ha, void (*cb)(void *arg), void *arg)
     }
     if (ha->gathering) {
         return; /* decide() sees stopping; the next call of ours comes from there */
+    }
+    if (ha->leave_pg) {
+        close_all(ha);
+        return;
     }
     ha->op.data = ha;
     if (pgi_stop(ha->pg, &ha->op, PGI_STOP_FAST, pg_stopped) != 0) {

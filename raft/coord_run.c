@@ -44,6 +44,7 @@ struct coord_run {
     uint64_t retry_at;  /* boot ms: no new failover attempt before */
     uint64_t logged_at; /* boot ms of the last "no candidate" line */
     char last_why[256];
+    char step_why[256]; /* why the failover in flight started */
     bool stopping;
     void (*stop_cb)(void *arg);
     void *stop_arg;
@@ -156,11 +157,26 @@ static void gathered(void *data, size_t n, const char *const *names, cJSON **rep
         rg_free(r);
         return;
     }
+    /* The record says why the lease moved, who won and why the others did
+     * not: "lease of node1 (epoch 3) expired ...; node2: highest lsn ...;
+     * candidate node3: lag 9437184 > 1048576 bytes". */
+    char *reason = rg_asprintf("%s; %s", c->step_why, why);
+    for (size_t i = 0; i < n; i++) {
+        char other[512];
+        struct coord_policy only = p;
+        only.candidate = r[i].name;
+        if ((int)i != pick && coord_pick(r, n, &only, other, sizeof other) < 0) {
+            char *next = rg_asprintf("%s; %s", reason, other);
+            rg_free(reason);
+            reason = next;
+        }
+    }
     rg_log(RG_INFO, LOGM,
            "failover: granting the lease (epoch %" PRIu64 " -> %" PRIu64 ") to %s: %s",
-           st->lease.epoch, st->lease.epoch + 1, r[pick].name, why);
+           st->lease.epoch, st->lease.epoch + 1, r[pick].name, reason);
     cJSON *rec = cJSON_CreateObject();
-    cJSON_AddStringToObject(rec, "reason", why);
+    cJSON_AddStringToObject(rec, "reason", reason);
+    rg_free(reason);
     if (c->exclude[0] != '\0') {
         cJSON_AddStringToObject(rec, "from", c->exclude);
     }
@@ -231,6 +247,7 @@ static void tick(struct coord_run *c)
     }
     case COORD_FAILOVER:
         say(c, RG_INFO, why);
+        snprintf(c->step_why, sizeof c->step_why, "%s", why);
         start_failover(c);
         return;
     }

@@ -432,6 +432,7 @@ int store__raft_start(struct store *s, const struct raft_configuration *bootstra
         return RG_ERAFT;
     }
     s->no_leader_since = rg_boottime_ms();
+    s->start_index = raft_last_index(&s->raft);
     rg_log(RG_INFO, LOGM, "Raft started: id %" PRIx64 ", address %s, %s", s->id, s->self_addr,
            bootstrap != NULL        ? "bootstrapped a new cluster"
            : s->phase == STORE_JOIN ? "joined: waiting for the leader's log"
@@ -826,6 +827,18 @@ uint64_t store_self_id(const struct store *s)
 const struct store_state *store_get_state(const struct store *s)
 {
     return &s->state;
+}
+
+bool store_caught_up(const struct store *s)
+{
+    if (!s->raft_on || s->phase != STORE_RUNNING) {
+        return false;
+    }
+    struct raft *r = (struct raft *)&s->raft;
+    raft_id lid;
+    const char *laddr;
+    raft_leader(r, &lid, &laddr);
+    return lid != 0 && r->last_applied >= r->commit_index && r->last_applied >= s->start_index;
 }
 
 bool store_is_leader(const struct store *s)

@@ -117,6 +117,12 @@ const struct store_state *store_get_state(const struct store *s);
  * its term has applied): it may propose and coordinate. */
 bool store_is_leader(const struct store *s);
 
+/* True once this node's replica can be trusted for decisions: Raft runs, a
+ * leader is known, everything known committed has applied, and so has every
+ * entry this node had on disk when it started (a restarted node must not
+ * judge the cluster from an empty state while it replays its own log). */
+bool store_caught_up(const struct store *s);
+
 /* Cluster time now, ms: the leader's clock on the leader; elsewhere an
  * estimate (the last applied entry's time plus the time since), for display. */
 uint64_t store_now_ct(const struct store *s);

@@ -85,8 +85,9 @@ struct store {
     struct raft_io io;
     struct raft_fsm fsm;
     struct raft raft;
-    bool raft_init; /* raft_init done, raft_close not yet called back */
-    bool raft_on;   /* started and not closing */
+    bool raft_init;       /* raft_init done, raft_close not yet called back */
+    bool raft_on;         /* started and not closing */
+    uint64_t start_index; /* raft_last_index() right after raft_start */
 
     /* The replicated state and the result of the entry being applied. */
     struct store_state state;

@@ -335,6 +335,7 @@ class Node:
                 "dcs": {
                     "postgresql": {"use_pg_rewind": True, "parameters": {"max_connections": 30}}
                 },
+                "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums"],
                 "pg_hba": [
                     "local all all trust",
                     "host all all 127.0.0.1/32 trust",
