@@ -145,8 +145,8 @@ static void stopped_rules(const struct ha_facts *f, struct ha_action *out)
         }
         return;
     }
-    if (f->holder != NULL && !is_me(f, f->holder)) {
-        set(out, HA_START_REPLICA, f->holder, "starting as a replica of %s", f->holder);
+    if (f->upstream != NULL && !is_me(f, f->upstream)) {
+        set(out, HA_START_REPLICA, f->upstream, "starting as a replica of %s", f->upstream);
     } else {
         set(out, HA_START_REPLICA, NULL, "starting as a replica (no primary yet)");
     }
@@ -194,9 +194,11 @@ void ha_decide(const struct ha_facts *f, struct ha_action *out)
     /* A running standby. */
     if (f->lease_mine) {
         set(out, HA_PROMOTE, NULL, "holding the lease: promoting");
-    } else if (f->holder != NULL && !is_me(f, f->holder) &&
-               (f->following == NULL || strcmp(f->following, f->holder) != 0)) {
-        set(out, HA_FOLLOW, f->holder, "following the new primary %s", f->holder);
+    } else if (f->upstream != NULL && !is_me(f, f->upstream) &&
+               (f->following == NULL || strcmp(f->following, f->upstream) != 0)) {
+        set(out, HA_FOLLOW, f->upstream, "streaming from %s%s", f->upstream,
+            f->holder != NULL && strcmp(f->upstream, f->holder) == 0 ? ", the primary"
+                                                                     : " (replicatefrom)");
     } else {
         set(out, HA_WAIT, NULL, "running as a replica");
     }

@@ -53,6 +53,8 @@ struct ha_facts {
     const char *holder;     /* holder of a valid lease, or NULL */
     bool holder_running;    /* the holder's record says its PostgreSQL runs as a primary */
     const char *clone_from; /* the member to clone from (clonefrom tag or the holder), or NULL */
+    const char *upstream;   /* whom a replica streams from: the replicatefrom member while
+                             * it runs, else the holder; NULL when neither */
 };
 
 enum ha_act {

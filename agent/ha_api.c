@@ -86,6 +86,8 @@ void ha__node_status(struct ha *ha, struct api_node_status *st, cJSON **scratch)
     st->lease_epoch = mine ? ha->book.epoch : 0;
     uint64_t now = rg_boottime_ms();
     st->lease_ms_left = mine && ha->book.deadline > now ? (int64_t)(ha->book.deadline - now) : -1;
+    st->ha_action = ha_act_name(ha->last_act);
+    st->ha_reason = ha->refused ? ha->refused_why : ha->last_why;
 }
 
 /* --- routes --------------------------------------------------------------------- */

@@ -17,12 +17,21 @@
 #include "agent/cfg.h"
 #include "agent/ha.h"
 #include "agent/rg.h"
+#include "api/api.h"
 #include "api/api_health.h"
 #include "pg/pgi.h"
 #include "raft/coord.h"
 #include "raft/store.h"
 
 #define HA_LOGM "ha"
+
+/* Every agent rewrites its members record at least this often, stamped with
+ * the cluster time ("ct"); a record older than HA_MEMBER_STALE_MS is the
+ * last word of a member that is gone (Patroni's member key TTL). */
+#define HA_MEMBER_REFRESH_MS 5000
+#define HA_MEMBER_STALE_MS   API_MEMBER_STALE_MS
+/* Slots of members gone for longer are dropped (Patroni's member_slots_ttl). */
+#define HA_MEMBER_SLOTS_TTL_MS (30u * 60 * 1000)
 
 /* What the agent runs with: the local configuration overlaid with the
  * cluster's dynamic configuration (store config record), recomputed on each
@@ -149,6 +158,10 @@ const struct store_member *ha__member(const struct ha *ha, const char *name);
 bool ha__member_pg_addr(
     const struct ha *ha, const char *name, char *host, size_t hl, unsigned *port);
 void ha__slot_name(const char *member, char *buf, size_t len);
+/* Was @m's record written within @max_age_ms (cluster time)? Ours always is. */
+bool ha__member_fresh(const struct ha *ha, const struct store_member *m, uint64_t max_age_ms);
+/* Whom member @name streams from (its replicatefrom member, else @holder). */
+const char *ha__upstream(const struct ha *ha, const char *name, const char *holder);
 void ha__handle_closed(uv_handle_t *h);
 void ha__maybe_close(struct ha *ha);
 

@@ -185,14 +185,58 @@ static bool was_primary(const struct ha *ha)
     }
 }
 
+bool ha__member_fresh(const struct ha *ha, const struct store_member *m, uint64_t max_age_ms)
+{
+    const cJSON *ct = m != NULL ? cJSON_GetObjectItemCaseSensitive(m->data, "ct") : NULL;
+    if (m != NULL && strcmp(m->name, ha->cfg->name) == 0) {
+        return true;
+    }
+    if (!cJSON_IsString(ct)) {
+        return false;
+    }
+    uint64_t at = strtoull(ct->valuestring, NULL, 10);
+    uint64_t now = store_now_ct(ha->store);
+    return now < at || now - at <= max_age_ms;
+}
+
 static bool member_is_running_primary(const struct ha *ha, const char *name)
 {
     const struct store_member *m = ha__member(ha, name);
+    if (!ha__member_fresh(ha, m, HA_MEMBER_STALE_MS)) {
+        return false;
+    }
     const char *role = member_str(m, "role");
     const char *state = member_str(m, "state");
     return role != NULL && state != NULL &&
            (strcmp(role, "primary") == 0 || strcmp(role, "master") == 0) &&
            strcmp(state, "running") == 0;
+}
+
+static bool member_running(const struct ha *ha, const char *name)
+{
+    const struct store_member *m = ha__member(ha, name);
+    const char *state = member_str(m, "state");
+    return state != NULL && strcmp(state, "running") == 0 &&
+           ha__member_fresh(ha, m, HA_MEMBER_STALE_MS);
+}
+
+/* Cascading replication: @name streams from its replicatefrom member while
+ * that one runs (and is not @name itself), else from the holder. */
+const char *ha__upstream(const struct ha *ha, const char *name, const char *holder)
+{
+    /* Our own tags come from our configuration, the others' from their records. */
+    const struct store_member *m = ha__member(ha, name);
+    const cJSON *tags =
+        strcmp(name, ha->cfg->name) == 0
+            ? ha->cfg->tags
+            : (m != NULL ? cJSON_GetObjectItemCaseSensitive(m->data, "tags") : NULL);
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(tags, "replicatefrom");
+    if (cJSON_IsString(rf) && strcmp(rf->valuestring, name) != 0 &&
+        (holder == NULL || strcmp(rf->valuestring, holder) != 0) &&
+        member_running(ha, rf->valuestring)) {
+        return rf->valuestring;
+    }
+    return holder;
 }
 
 static const char *clone_source(const struct ha *ha, const char *holder)
@@ -204,7 +248,7 @@ static const char *clone_source(const struct ha *ha, const char *holder)
         const char *state = member_str(m, "state");
         if (strcmp(m->name, ha->cfg->name) != 0 &&
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tags, "clonefrom")) && state != NULL &&
-            strcmp(state, "running") == 0) {
+            strcmp(state, "running") == 0 && ha__member_fresh(ha, m, HA_MEMBER_STALE_MS)) {
             return m->name;
         }
     }
@@ -235,6 +279,7 @@ static void gather_facts(struct ha *ha, struct ha_facts *f)
     f->holder = valid ? l->holder : NULL;
     f->holder_running = f->holder != NULL && member_is_running_primary(ha, f->holder);
     f->clone_from = clone_source(ha, f->holder);
+    f->upstream = ha__upstream(ha, ha->cfg->name, f->holder);
 }
 
 /* --- the members record ------------------------------------------------------- */
@@ -330,9 +375,22 @@ static cJSON *member_record(struct ha *ha)
 }
 
 /* The record without what changes with every write. */
+static const char *const moving[] = {"xlog_location", "receive_lsn", "replay_lsn", "ct"};
+
+static bool same_moving(const cJSON *a, const cJSON *b)
+{
+    for (size_t i = 0; i + 1 < RG_ARRAY_SIZE(moving); i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, moving[i]);
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, moving[i]);
+        if ((x == NULL) != (y == NULL) || (x != NULL && !cJSON_Compare(x, y, true))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool same_except_positions(const cJSON *a, const cJSON *b)
 {
-    static const char *const moving[] = {"xlog_location", "receive_lsn", "replay_lsn"};
     cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
     for (size_t i = 0; i < RG_ARRAY_SIZE(moving); i++) {
         cJSON_DeleteItemFromObjectCaseSensitive(x, moving[i]);
@@ -364,12 +422,20 @@ static void publish_member(struct ha *ha)
     cJSON *rec = member_record(ha);
     const struct store_member *cur = ha__member(ha, ha->cfg->name);
     uint64_t now = rg_boottime_ms();
-    bool stale = cur == NULL || !cJSON_Compare(cur->data, rec, true);
-    bool significant = cur == NULL || !same_except_positions(cur->data, rec);
-    if (!stale || (!significant && now - ha->member_at < ha->set.loop_wait_ms)) {
+    uint64_t since = now - ha->member_at;
+    /* Written at once when something but the positions changed, for the
+     * positions at most every loop_wait, and at least every refresh so the
+     * others can tell a live member from a dead one's last words. */
+    bool changed = cur == NULL || !same_except_positions(cur->data, rec);
+    bool moved = !changed && !same_moving(cur->data, rec) && since >= ha->set.loop_wait_ms;
+    bool refresh = since >= HA_MEMBER_REFRESH_MS;
+    if (!changed && !moved && !refresh) {
         cJSON_Delete(rec);
         return;
     }
+    char ct[24];
+    snprintf(ct, sizeof ct, "%" PRIu64, store_now_ct(ha->store));
+    cJSON_AddStringToObject(rec, "ct", ct);
     struct store_cmd cmd;
     store_cmd_init(&cmd);
     cmd.op = STORE_OP_MEMBER_SET;

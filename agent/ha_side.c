@@ -2,10 +2,12 @@
  * ha_side: work that runs beside the HA actions, each on its own pgi
  * operation so it never holds an action up.
  *
- * Replication slots (use_slots): the primary keeps one physical slot per
- * other data member, named after it, and drops the physical slots of
- * members that left (as Patroni, which does not keep unknown slots
- * either), at most once per loop_wait. Active slots are never dropped.
+ * Replication slots (use_slots): each node keeps one physical slot per
+ * member that streams from it — on the primary every member but the
+ * cascading ones, on a replica the members whose replicatefrom names it —
+ * named after the member, and drops the other physical slots (as Patroni,
+ * which does not keep unknown slots either), at most once per loop_wait.
+ * Active slots are never dropped.
  *
  * Callbacks: on_start, on_stop, on_restart, on_reload, on_role_change run
  * one at a time in the order they were asked for, each with a deadline;
@@ -21,12 +23,25 @@
 
 /* --- slots ------------------------------------------------------------------ */
 
+/* The members that stream from us: every other one whose upstream we are
+ * (the primary serves all but the cascading ones, a replica the members
+ * whose replicatefrom names it). */
+static bool serves(const struct ha *ha, const char *member)
+{
+    const struct store_lease *l = &store_get_state(ha->store)->lease;
+    if (!ha__member_fresh(ha, ha__member(ha, member), HA_MEMBER_SLOTS_TTL_MS)) {
+        return false; /* gone for longer than member_slots_ttl */
+    }
+    const char *up = ha__upstream(ha, member, l->epoch != 0 ? l->holder : NULL);
+    return strcmp(member, ha->cfg->name) != 0 && up != NULL && strcmp(up, ha->cfg->name) == 0;
+}
+
 static bool wanted(const struct ha *ha, const char *slot)
 {
     const struct store_state *s = store_get_state(ha->store);
     char name[64];
     for (size_t i = 0; i < s->n_members; i++) {
-        if (strcmp(s->members[i].name, ha->cfg->name) == 0) {
+        if (!serves(ha, s->members[i].name)) {
             continue;
         }
         ha__slot_name(s->members[i].name, name, sizeof name);
@@ -69,7 +84,7 @@ static void slots_listed(struct pgi_op *op, int status)
         }
     }
     for (size_t m = 0; m < s->n_members && n < RG_ARRAY_SIZE(q); m++) {
-        if (strcmp(s->members[m].name, ha->cfg->name) == 0) {
+        if (!serves(ha, s->members[m].name)) {
             continue;
         }
         ha__slot_name(s->members[m].name, name, sizeof name);
@@ -102,8 +117,9 @@ static void slots_tick(struct ha *ha)
     static const char *const q[] = {"SELECT slot_name, active FROM pg_replication_slots WHERE "
                                     "slot_type = 'physical' ORDER BY slot_name"};
     uint64_t now = rg_boottime_ms();
+    /* A replica may serve cascading members; a primary only under its lease. */
     if (!ha->set.use_slots || ha->slots_out || now - ha->slots_at < ha->set.loop_wait_ms ||
-        ha->pgstate != HA_PG_RUNNING || ha->st.in_recovery || !ha__lease_mine(ha)) {
+        ha->pgstate != HA_PG_RUNNING || (!ha->st.in_recovery && !ha__lease_mine(ha))) {
         return;
     }
     ha->slots_at = now;

@@ -93,6 +93,11 @@ const struct api_route *api_store_routes(size_t *n);
 
 struct store_state;
 
+/* A member whose record is older than this (cluster time) is shown with
+ * state "unknown": its agent stopped refreshing it (the agents' refresh is
+ * HA_MEMBER_REFRESH_MS, 5 s). */
+#define API_MEMBER_STALE_MS 15000
+
 /* Raft facts for GET /cluster's "raft" object. Names are borrowed. */
 struct api_raft_info {
     uint64_t term;

@@ -33,7 +33,8 @@
  *     the caller); a NULL role is left out. A live node whose timeline is
  *     unknown shows "timeline": null (Patroni's replica_cached_timeline).
  *  5. Regent adds "lease": {"epoch", "held", "expires_in_ms"} to the
- *     document.
+ *     document, and "ha": {"action", "reason"}, the agent's last decision
+ *     and why (e.g. why a former primary stays stopped).
  *  6. Tag values are JSON numbers (doubles): an integral number renders as
  *     an integer, so a YAML 1.0 compares as "1" (Patroni: "1.0"). Lists and
  *     objects render as Python's str() with ASCII lower-casing only. The tag
@@ -1110,6 +1111,11 @@ cJSON *api_view_patroni(const struct api_node_status *st)
     cJSON_AddNumberToObject(l, "expires_in_ms",
                             st->holds_lease && st->lease_ms_left > 0 ? (double)st->lease_ms_left
                                                                      : 0);
+    if (st->ha_action != NULL) {
+        cJSON *h = cJSON_AddObjectToObject(o, "ha");
+        cJSON_AddStringToObject(h, "action", st->ha_action);
+        add_str_or_null(h, "reason", st->ha_reason);
+    }
     return o;
 }
 

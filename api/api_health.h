@@ -69,6 +69,8 @@ struct api_node_status {
     /* Regent additions to /patroni ("lease"): epoch and deadline left */
     uint64_t lease_epoch;
     int64_t lease_ms_left; /* -1 when not holding */
+    const char *ha_action; /* the agent's last decision ("wait", "promote", …), or NULL */
+    const char *ha_reason; /* and why */
 };
 
 /*

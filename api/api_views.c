@@ -104,8 +104,22 @@ static void add_lag(cJSON *m, const cJSON *data, const struct store_state *s)
     }
 }
 
-static cJSON *
-member_view(const struct store_state *s, const struct store_member *mem, bool is_leader)
+/* A record its member stopped refreshing (agents rewrite theirs every few
+ * seconds with the cluster time "ct"): the member is gone or cut off. */
+static bool record_stale(const cJSON *data, uint64_t now_ct)
+{
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(data, "ct");
+    if (!cJSON_IsString(ct)) {
+        return false; /* a record of before the stamps: nothing to say */
+    }
+    uint64_t at = strtoull(ct->valuestring, NULL, 10);
+    return now_ct > at && now_ct - at > API_MEMBER_STALE_MS;
+}
+
+static cJSON *member_view(const struct store_state *s,
+                          const struct store_member *mem,
+                          bool is_leader,
+                          uint64_t now_ct)
 {
     const cJSON *data = mem->data;
     cJSON *m = cJSON_CreateObject();
@@ -122,7 +136,9 @@ member_view(const struct store_state *s, const struct store_member *mem, bool is
 
     /* Non-leaders show their replication state ("streaming") when known. */
     const cJSON *rstate = cJSON_GetObjectItemCaseSensitive(data, "replication_state");
-    if (!is_leader && cJSON_IsString(rstate)) {
+    if (!is_leader && record_stale(data, now_ct)) {
+        cJSON_AddStringToObject(m, "state", "unknown");
+    } else if (!is_leader && cJSON_IsString(rstate)) {
         cJSON_AddStringToObject(m, "state", rstate->valuestring);
     } else {
         copy_item(m, data, "state");
@@ -204,7 +220,7 @@ cJSON *api_view_cluster(const struct store_state *s,
     qsort(sorted, s->n_members, sizeof *sorted, member_cmp);
     for (size_t i = 0; i < s->n_members; i++) {
         bool is_leader = valid && strcmp(sorted[i]->name, s->lease.holder) == 0;
-        cJSON_AddItemToArray(members, member_view(s, sorted[i], is_leader));
+        cJSON_AddItemToArray(members, member_view(s, sorted[i], is_leader, now_ct));
     }
     free(sorted);
 

@@ -161,6 +161,11 @@ static void join_cb(void *data, int status, const cJSON *reply, const char *errm
         store__raft_start(s, NULL);
         return;
     }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "name_in_use"))) {
+        store__fail(s, "refusing to start: %s",
+                    cJSON_IsString(error) ? error->valuestring : "member name in use");
+        return;
+    }
     const cJSON *leader = cJSON_GetObjectItemCaseSensitive(reply, "leader");
     const cJSON *laddr = cJSON_GetObjectItemCaseSensitive(leader, "address");
     char *via = s->join_via;
@@ -360,6 +365,7 @@ cJSON *store__invited(struct store *s, const cJSON *body)
  * Raft configuration changes first, then the records, then the answer.
  */
 enum op_step {
+    OP_CHECK_OLD,  /* join: is the identity being replaced still alive? */
     OP_REMOVE_OLD, /* raft_remove of the identity being replaced or removed */
     OP_ADD,        /* raft_add: spare */
     OP_ASSIGN,     /* raft_assign: standby */
@@ -441,6 +447,37 @@ static void notify_removed_cb(void *data, int status, const cJSON *reply, const 
     (void)data, (void)status, (void)reply, (void)errmsg;
 }
 
+/* A wiped node comes back under a new id and its old one is removed; but
+ * if the old one still answers, two live processes want one name: refuse
+ * (the joiner then refuses to start). */
+static void old_probed(void *data, int status, const cJSON *reply, const char *errmsg)
+{
+    struct member_op *op = data;
+    uint64_t id = 0;
+    (void)errmsg;
+    if (status == 0 && store__u64_get(reply, "id", &id) && id == op->old_id) {
+        cJSON *a = store__reply_new(STORE_RC_CONFLICT,
+                                    "member name %s is already used by a live node at %s (Raft "
+                                    "id %" PRIx64 ")",
+                                    op->name, op->old_address, op->old_id);
+        cJSON_AddTrueToObject(a, "name_in_use");
+        op_end(op, a);
+        return;
+    }
+    op->step++;
+    op_next(op);
+}
+
+static void check_old(struct member_op *op)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "probe");
+    if (store__call(op->s, op->old_address, b, STORE_PROBE_TIMEOUT_MS, old_probed, op, NULL) != 0) {
+        op->step++;
+        op_next(op);
+    }
+}
+
 static void op_next(struct member_op *op)
 {
     struct store *s = op->s;
@@ -452,6 +489,14 @@ static void op_next(struct member_op *op)
     }
     s->change.data = s;
     switch (op->step) {
+    case OP_CHECK_OLD:
+        if (!op->is_join || op->old_id == 0 || op->old_address[0] == '\0') {
+            op->step++;
+            op_next(op);
+            return;
+        }
+        check_old(op);
+        return;
     case OP_REMOVE_OLD:
         if (op->old_id == 0 || !store__in_config(s, op->old_id, NULL)) {
             op->step++;

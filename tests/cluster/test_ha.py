@@ -344,3 +344,67 @@ def test_a_running_standby_without_cluster_state_refuses_to_start(make_node, tmp
     finally:
         subprocess.run([f"{rh.PG_BIN}/pg_ctl", "stop", "-m", "immediate", "-D", str(standby)],
                        timeout=60, **run_as)
+
+
+def test_replicatefrom_cascades_and_falls_back_to_the_primary(make_cluster):
+    c = make_cluster(3)
+    p = healthy(c, c.names)
+    relay, leaf = [n for n in c.nodes if n is not p]
+    leaf.overrides = {"tags": {"replicatefrom": relay.name}}
+    leaf.write_config()
+    leaf.proc.send_signal(signal.SIGHUP)
+    c.wait_until(lambda: streaming_from(leaf) == relay.pg_port, TIMEOUT, "leaf to stream from relay")
+    # The relay keeps the leaf's slot; the primary lets it go.
+    c.wait_until(
+        lambda: pt.try_query(relay, "SELECT slot_name, active FROM pg_replication_slots")
+        == [(leaf.name, True)],
+        TIMEOUT,
+        "the relay to hold the leaf's slot",
+    )
+    c.wait_until(
+        lambda: leaf.name not in [r[0] for r in pt.query(p, "SELECT slot_name FROM pg_replication_slots")],
+        TIMEOUT,
+        "the primary to drop the leaf's slot",
+    )
+    pt.query(p, "CREATE TABLE cascade (x int)")
+    pt.query(p, "INSERT INTO cascade VALUES (7)")
+    c.wait_until(lambda: pt.try_query(leaf, "SELECT x FROM cascade") == [(7,)], TIMEOUT, "leaf to replay")
+
+    # The relay goes away: once its record is stale the leaf streams from the primary.
+    relay.kill()
+    relay.kill_postmaster()
+    c.wait_until(lambda: streaming_from(leaf) == p.pg_port, TIMEOUT, "leaf to fall back to the primary")
+
+
+def test_an_existing_primary_is_adopted(make_node, tmp_path):
+    # A PostgreSQL that runs before any agent: initdb and start it by hand.
+    lone = make_node("lone", start=False)
+    data = lone.dir / "data"
+    run_as = {}
+    if os.geteuid() == 0:
+        import pwd
+
+        pw = pwd.getpwnam(rh.PG_USER)
+        run_as = {"user": pw.pw_uid, "group": pw.pw_gid}
+    subprocess.run([f"{rh.PG_BIN}/initdb", "-D", str(data), "-U", "postgres", "-A", "trust",
+                    "--encoding=UTF8", "--locale=C.UTF-8"], check=True, timeout=120,
+                   capture_output=True, **run_as)
+    subprocess.run(
+        [f"{rh.PG_BIN}/pg_ctl", "start", "-w", "-D", str(data), "-l", str(lone.dir / "own.log"),
+         "-o", f"-p {lone.pg_port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1"],
+        check=True, timeout=60, capture_output=True, **run_as,
+    )
+    pid = lone.postmaster_pid()
+    sysid = pt.query(lone, "SELECT system_identifier::text FROM pg_control_system()")[0][0]
+    pt.query(lone, "CREATE TABLE before_regent (x int)")
+    lone.start()
+    rh.wait_until(
+        lambda: lone.api("/raft/state").json()["state"]["initialize"]["sysid"] == sysid,
+        TIMEOUT,
+        "the agent to record the adopted system identifier",
+        [lone],
+    )
+    assert lone.postmaster_pid() == pid, "adopted, not restarted"
+    assert pt.in_recovery(lone) is False
+    assert pt.query(lone, "SELECT count(*) FROM before_regent") == [(0,)]
+    assert lone.api("/primary").status_code == 200

@@ -336,3 +336,16 @@ def test_two_agents_without_a_witness_keep_one_voter(make_cluster):
     # Having said so, it still holds back.
     for n in c.nodes:
         assert len(n.cluster()["raft"]["voters"]) == 1
+
+
+def test_a_second_process_with_a_live_members_name_refuses_to_start(make_cluster, make_node):
+    c = make_cluster(3)
+    settled(c)
+    twin = make_node("node2", start=False, scope=c.scope)
+    twin.partner_addrs = [n.raft_addr for n in c.nodes]
+    twin.start()
+    rh.wait_until(lambda: not twin.alive(), TIMEOUT, "the twin to refuse and exit", [])
+    assert twin.proc.returncode == 1
+    assert "is already used by a live node" in twin.log_tail(50)
+    # The real node2 is untouched.
+    settled(c)
