@@ -217,6 +217,7 @@ void store__u64_add(cJSON *o, const char *key, uint64_t v);
 bool store__u64_get(const cJSON *o, const char *key, uint64_t *v);
 
 /* store_member.c */
+const char *store__kind_name(enum store_peer_kind k);
 void store__discover_start(struct store *s);
 void store__upkeep_start(struct store *s);
 cJSON *store__probe_answer(struct store *s, uint64_t peer_id);
