@@ -14,7 +14,10 @@
  * decisions read CLOCK_BOOTTIME directly, never the loop's cached time.
  *
  * The holder should not lead Raft: while we hold the lease and lead, Raft
- * leadership is handed to another voter (at most every 2 s).
+ * leadership is handed to another voter (at most every 2 s), right after a
+ * renewal has applied and none is in flight — a transfer in the middle of
+ * one would lose it (renewals are never retried), and the first one after a
+ * grant is what allows the promotion.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,6 +38,7 @@ struct renewal {
 };
 
 static void arm_fence(struct ha *ha);
+static void maybe_hand_off_raft(struct ha *ha);
 
 bool ha__lease_mine(struct ha *ha)
 {
@@ -84,6 +88,9 @@ static void renewed(struct store_req *req, int status, const cJSON *reply)
         coord_lease_forget(&ha->book, rn->id);
     }
     rg_free(rn);
+    if (ha->renew_out == 0 && ha__lease_mine(ha)) {
+        maybe_hand_off_raft(ha);
+    }
     ha__maybe_close(ha);
 }
 
@@ -200,7 +207,6 @@ static void renew_tick(uv_timer_t *t)
         send_renewal(ha);
     }
     refresh_lsn(ha);
-    maybe_hand_off_raft(ha);
 }
 
 void ha__lease_update(struct ha *ha)
