@@ -36,7 +36,13 @@ void ha__node_status(struct ha *ha, struct api_node_status *st, cJSON **scratch)
     *scratch = NULL;
     bool mine = ha__lease_mine(ha);
     st->holds_lease = mine;
-    st->have_view = store_get_phase(ha->store) == STORE_RUNNING;
+    /* D: the store view is fresh while our replica follows a known leader,
+     * and for ttl after that (Patroni: a cached view less than ttl old). */
+    uint64_t now = rg_boottime_ms();
+    if (store_caught_up(ha->store)) {
+        ha->view_at = now;
+    }
+    st->have_view = ha->view_at != 0 && now - ha->view_at < ha->set.ttl_ms;
     st->paused = false;
     bool running = ha->pgstate == HA_PG_RUNNING;
     st->state = ha->pgstate == HA_PG_RUNNING       ? "running"
@@ -59,6 +65,7 @@ void ha__node_status(struct ha *ha, struct api_node_status *st, cJSON **scratch)
         st->wal_lsn = ha->st.wal_lsn;
         st->received_lsn = ha->st.received_lsn;
         st->replayed_lsn = ha->st.replayed_lsn;
+        st->latest_end_lsn = ha->st.latest_end_lsn;
         st->replayed_timestamp = ha->st.replayed_timestamp[0] ? ha->st.replayed_timestamp : NULL;
         st->replay_paused = ha->st.replay_paused;
         if (ha->st.in_recovery) {
@@ -84,7 +91,6 @@ void ha__node_status(struct ha *ha, struct api_node_status *st, cJSON **scratch)
     st->name = ha->cfg->name;
     st->version = REGENT_VERSION;
     st->lease_epoch = mine ? ha->book.epoch : 0;
-    uint64_t now = rg_boottime_ms();
     st->lease_ms_left = mine && ha->book.deadline > now ? (int64_t)(ha->book.deadline - now) : -1;
     st->ha_action = ha_act_name(ha->last_act);
     st->ha_reason = ha->refused ? ha->refused_why : ha->last_why;

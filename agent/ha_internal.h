@@ -78,8 +78,9 @@ struct ha {
     struct pgi_dirinfo dir;
     bool have_dir;
     struct pgi_status st;
-    bool have_st;   /* the last probe answered */
-    uint64_t st_at; /* boot ms of the last good probe */
+    bool have_st;     /* the last probe answered */
+    uint64_t st_at;   /* boot ms of the last good probe */
+    uint64_t view_at; /* boot ms when the store view was last caught up */
     enum ha_pg pgstate;
     char following[STORE_NAME_SIZE]; /* whom our standby configuration streams from, "" none */
     bool refused;                    /* REJOIN concluded: stay stopped */

@@ -107,7 +107,8 @@ void ha__slot_name(const char *member, char *buf, size_t len)
  */
 void ha__maybe_close(struct ha *ha)
 {
-    if (!ha->closing || ha->cb_out || ha->slots_out || ha->status_probe_out || ha->lsn_out) {
+    if (!ha->closing || ha->cb_out || ha->n_cbq > 0 || ha->slots_out || ha->status_probe_out ||
+        ha->lsn_out) {
         return;
     }
     if (ha->pg != NULL) {
@@ -653,8 +654,9 @@ static void close_all(struct ha *ha)
     ha->kick_timer.data = ha;
     uv_close((uv_handle_t *)&ha->cycle_timer, ha__handle_closed);
     uv_close((uv_handle_t *)&ha->kick_timer, ha__handle_closed);
+    /* Callbacks still queued (on_stop) run to their end, each within its
+     * deadline: they are fire-and-forget in Patroni, never killed on exit. */
     ha->closing = true;
-    pgi_op_cancel(&ha->cb_op);
     ha__maybe_close(ha);
 }
 
@@ -688,7 +690,10 @@ static void pg_stopped(struct pgi_op *op, int status)
         rg_log(RG_WARNING, HA_LOGM, "stopping PostgreSQL: %s", op->errmsg);
     } else {
         ha->primary_allowed = false;
-        ha__callback(ha, "on_stop", role_text(ha));
+        /* on_stop is for a PostgreSQL that ran, as in Patroni. */
+        if (ha->pgstate == HA_PG_RUNNING || ha->pgstate == HA_PG_UNREACHABLE) {
+            ha__callback(ha, "on_stop", role_text(ha));
+        }
     }
     /* The lease may go only once PostgreSQL is confirmed stopped. */
     if (pgi_inspect(ha->pg, &ha->op, stopped_inspected) != 0) {

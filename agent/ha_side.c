@@ -161,11 +161,8 @@ static void callback_done(struct pgi_op *op, int status)
     if (status != 0) {
         rg_log(RG_WARNING, HA_LOGM, "callback %s", op->errmsg);
     }
-    if (ha->closing) {
-        ha__maybe_close(ha);
-        return;
-    }
     callback_next(ha);
+    ha__maybe_close(ha);
 }
 
 static void callback_next(struct ha *ha)
@@ -191,7 +188,7 @@ static void callback_next(struct ha *ha)
 void ha__callback(struct ha *ha, const char *action, const char *role)
 {
     const char *cmd = callback_cmd(ha, action);
-    if (cmd == NULL || cmd[0] == '\0' || ha->pg == NULL || ha->closing) {
+    if (cmd == NULL || cmd[0] == '\0' || ha->pg == NULL || ha->closing || ha->pg_freeing) {
         return;
     }
     if (ha->n_cbq == RG_ARRAY_SIZE(ha->cbq)) {

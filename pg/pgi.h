@@ -59,9 +59,10 @@ struct pgi_options {
 struct pgi_status {
     bool in_recovery;
     unsigned timeline;
-    uint64_t wal_lsn;      /* primary: pg_current_wal_flush_lsn() */
-    uint64_t received_lsn; /* replica: pg_last_wal_receive_lsn() */
-    uint64_t replayed_lsn; /* replica: pg_last_wal_replay_lsn() */
+    uint64_t wal_lsn;        /* primary: pg_current_wal_flush_lsn() */
+    uint64_t received_lsn;   /* replica: pg_last_wal_receive_lsn() */
+    uint64_t replayed_lsn;   /* replica: pg_last_wal_replay_lsn() */
+    uint64_t latest_end_lsn; /* replica: the WAL receiver's latest_end_lsn */
     bool replay_paused;
     char replayed_timestamp[40]; /* "" when NULL */
     bool streaming;              /* a WAL receiver is streaming */

@@ -270,10 +270,11 @@ int pgi_callback(struct pgi *pg,
     struct argv a = {0};
     pgi__op_init(pg, op, PGI_OP_CALLBACK, cb);
     /* Patroni splits the command like a shell would and appends
-     * "<action> <role> <scope>": sh does both. */
+     * "<action> <role> <scope>": sh does both, then execs it, so that the
+     * deadline's signals reach the command and not only the shell. */
     arg_add(&a, "/bin/sh");
     arg_add(&a, "-c");
-    arg_add(&a, "%s \"$@\"", cmd);
+    arg_add(&a, "exec %s \"$@\"", cmd);
     arg_add(&a, "%s", action);
     arg_add(&a, "%s", action);
     arg_add(&a, "%s", role);

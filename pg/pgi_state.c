@@ -48,6 +48,7 @@ static const char probe_sql[] =
     " (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver_status,"
     " (SELECT received_tli FROM pg_stat_wal_receiver LIMIT 1) AS received_tli,"
     " (SELECT sender_host FROM pg_stat_wal_receiver LIMIT 1) AS sender_host,"
+    " (SELECT latest_end_lsn::text FROM pg_stat_wal_receiver LIMIT 1) AS latest_end_lsn,"
     " CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())"
     "  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END"
     "  AS timeline,"
@@ -86,6 +87,7 @@ static void probe_parse(const struct pgi_result *r, struct pgi_status *st)
     st->wal_lsn = lsn_of(r, "wal_lsn");
     st->received_lsn = lsn_of(r, "received_lsn");
     st->replayed_lsn = lsn_of(r, "replayed_lsn");
+    st->latest_end_lsn = lsn_of(r, "latest_end_lsn");
     st->replay_paused = (v = pgi_result_get(r, 0, "paused")) != NULL && strcmp(v, "t") == 0;
     v = pgi_result_get(r, 0, "replayed_ts");
     snprintf(st->replayed_timestamp, sizeof st->replayed_timestamp, "%s", v != NULL ? v : "");
