@@ -408,3 +408,60 @@ def test_an_existing_primary_is_adopted(make_node, tmp_path):
     assert pt.in_recovery(lone) is False
     assert pt.query(lone, "SELECT count(*) FROM before_regent") == [(0,)]
     assert lone.api("/primary").status_code == 200
+
+
+@pytest.mark.parametrize("check_timeline", [True, False])
+def test_check_timeline_keeps_a_replica_of_an_old_timeline_out(make_cluster, check_timeline):
+    dcs = {"bootstrap": {"dcs": {"check_timeline": check_timeline}}}
+    c = make_cluster(3, overrides=dcs)
+    a = healthy(c, c.names)
+    b, late = [n for n in c.nodes if n is not a]
+    # late stays on timeline 1: its WAL receiver is frozen across the first
+    # failover (the cluster is idle, so it lacks nothing but the switch).
+    receiver = pt.query(late, "SELECT pid FROM pg_stat_wal_receiver")[0][0]
+    os.kill(receiver, signal.SIGSTOP)
+    try:
+        # First failover: a dies, b (not late) must win; make late ineligible
+        # for it by lag alone would not do, so give b the higher priority.
+        b.overrides = {**dcs, "tags": {"failover_priority": 9}}
+        b.write_config()
+        b.proc.send_signal(signal.SIGHUP)
+        c.wait_until(
+            lambda: any(m["name"] == b.name and m.get("tags", {}).get("failover_priority") == 9
+                        for m in a.cluster()["members"]),
+            TIMEOUT,
+            "b's priority",
+        )
+        a.kill()
+        a.kill_postmaster()
+        assert the_primary(c, exclude=(a.name,)) is b
+        c.wait_until(lambda: b.api("/history").json() != [], TIMEOUT, "the history entry")
+        assert pt.query(late, "SELECT received_tli FROM pg_stat_wal_receiver")[0][0] == 1
+        # a comes back (rewound onto timeline 2) but may never be promoted;
+        # Raft keeps its quorum with a and late.
+        a.overrides = {**dcs, "tags": {"nofailover": True}}
+        a.start()
+        c.wait_until(lambda: streaming_from(a) == b.pg_port, TIMEOUT, "a to rejoin")
+        # Second failover: late, still on timeline 1, is the only candidate.
+        # Its WAL receiver may run again (a stopped one would hold up a
+        # promotion): its upstream is gone, it stays on timeline 1.
+        b.kill()
+        b.kill_postmaster()
+        os.kill(receiver, signal.SIGCONT)
+        if check_timeline:
+            c.wait_until(
+                lambda: any(
+                    "no eligible member" in n.log_tail(100) and "timeline" in n.log_tail(100)
+                    for n in (a, late)
+                ),
+                TIMEOUT,
+                "the coordinator to refuse the old timeline",
+            )
+            assert pt.in_recovery(late) is True
+        else:
+            c.wait_until(lambda: pt.in_recovery(late) is False, TIMEOUT, "late to be promoted")
+    finally:
+        try:
+            os.kill(receiver, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
