@@ -144,15 +144,18 @@ static const char *status_reason(int status)
     }
 }
 
-static void
-send_raw(h2o_req_t *req, int status, const char *body, size_t len, bool json, const char *allow)
+#define CT_JSON "application/json"
+#define CT_TEXT "text/plain; charset=utf-8"
+
+static void send_raw(
+    h2o_req_t *req, int status, const char *body, size_t len, const char *ctype, const char *allow)
 {
     req->res.status = status;
     req->res.reason = status_reason(status);
     req->res.content_length = len;
-    if (json) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("application/json"));
+    if (ctype != NULL) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                       strlen(ctype));
     }
     if (allow != NULL) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
@@ -172,7 +175,7 @@ static void send_error_json(h2o_req_t *req, int status, const char *allow, const
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "error", msg);
     char *text = cJSON_PrintUnformatted(root);
-    send_raw(req, status, text, strlen(text), true, allow);
+    send_raw(req, status, text, strlen(text), CT_JSON, allow);
     cJSON_free(text);
     cJSON_Delete(root);
 }
@@ -252,7 +255,8 @@ static struct api_req *req_new(struct api_server *s, h2o_req_t *req, size_t pref
 }
 
 /* Sends at most once, and only while h2o still has the request. */
-static void req_send(struct api_req *ar, int status, const char *body, size_t len, bool json)
+static void
+req_send(struct api_req *ar, int status, const char *body, size_t len, const char *ctype)
 {
     if (ar->req == NULL || ar->sent) {
         return;
@@ -260,7 +264,7 @@ static void req_send(struct api_req *ar, int status, const char *body, size_t le
     ar->sent = true;
     h2o_req_t *req = ar->req;
     pending_unlink(ar);
-    send_raw(req, status, body, len, json, NULL);
+    send_raw(req, status, body, len, ctype, NULL);
 }
 
 static void req_answered(struct api_req *ar)
@@ -638,7 +642,7 @@ void api_server_stop(struct api_server *s, void (*cb)(void *arg), void *arg)
     struct api_req *next;
     for (struct api_req *ar = s->pending; ar != NULL; ar = next) {
         next = ar->next;
-        req_send(ar, 503, busy, sizeof busy - 1, true);
+        req_send(ar, 503, busy, sizeof busy - 1, CT_JSON);
     }
     for (struct api_conn *c = s->conns; c != NULL; c = c->next) {
         uv_os_fd_t fd;
@@ -741,7 +745,7 @@ void api_reply_json(struct api_req *req, int status, cJSON *body)
 {
     if (req->req != NULL && !req->sent) {
         char *text = cJSON_PrintUnformatted(body);
-        req_send(req, status, text, strlen(text), true);
+        req_send(req, status, text, strlen(text), CT_JSON);
         cJSON_free(text);
     }
     cJSON_Delete(body);
@@ -762,6 +766,47 @@ void api_reply_error(struct api_req *req, int status, const char *fmt, ...)
 
 void api_reply_status(struct api_req *req, int status)
 {
-    req_send(req, status, "", 0, false);
+    req_send(req, status, "", 0, NULL);
     req_answered(req);
+}
+
+void api_reply_text(struct api_req *req, int status, const char *text)
+{
+    req_send(req, status, text, strlen(text), CT_TEXT);
+    req_answered(req);
+}
+
+void api_reply_header(struct api_req *req, const char *name, const char *value)
+{
+    if (req->req == NULL || req->sent) {
+        return;
+    }
+    h2o_mem_pool_t *pool = &req->req->pool;
+    h2o_iovec_t v = h2o_strdup(pool, value, SIZE_MAX);
+    h2o_iovec_t n = h2o_strdup(pool, name, SIZE_MAX);
+    h2o_strtolower(n.base, n.len);
+    h2o_add_header_by_str(pool, &req->req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+}
+
+const char *api_req_header(const struct api_req *req, const char *name, char *buf, size_t len)
+{
+    if (req->req == NULL || len == 0) {
+        return NULL;
+    }
+    char lower[64];
+    size_t n = strlen(name);
+    if (n >= sizeof lower) {
+        return NULL;
+    }
+    memcpy(lower, name, n + 1);
+    h2o_strtolower(lower, n);
+    ssize_t i = h2o_find_header_by_str(&req->req->headers, lower, n, -1);
+    if (i < 0) {
+        return NULL;
+    }
+    h2o_iovec_t v = req->req->headers.entries[i].value;
+    size_t m = v.len < len - 1 ? v.len : len - 1;
+    memcpy(buf, v.base, m);
+    buf[m] = '\0';
+    return buf;
 }

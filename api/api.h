@@ -72,6 +72,14 @@ void api_reply_error(struct api_req *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Reply with a status line and no body (HEAD/OPTIONS health checks). */
 void api_reply_status(struct api_req *req, int status);
+/* Reply with @text as text/plain (Patroni's management replies). */
+void api_reply_text(struct api_req *req, int status, const char *text);
+/* Add a response header to the reply this request will get (call before
+ * the api_reply_*; copied; a no-op once the client is gone). */
+void api_reply_header(struct api_req *req, const char *name, const char *value);
+/* The value of request header @name (any case; copied into @buf, truncated),
+ * or NULL when absent. Valid in the handler before it replies. */
+const char *api_req_header(const struct api_req *req, const char *name, char *buf, size_t len);
 
 /* --- the store's routes (api_store.c) ----------------------------------- */
 
