@@ -227,6 +227,10 @@ cJSON *api_view_cluster(const struct store_state *s,
     if (scope != NULL) {
         cJSON_AddStringToObject(root, "scope", scope);
     }
+    if (s->init_sysid != NULL) {
+        /* Not in Patroni's /cluster: patronictl reads it from the DCS. */
+        cJSON_AddStringToObject(root, "system_identifier", s->init_sysid);
+    }
     const cJSON *pause = cJSON_GetObjectItemCaseSensitive(s->config, "pause");
     if (cJSON_IsTrue(pause)) {
         cJSON_AddTrueToObject(root, "pause");
