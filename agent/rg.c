@@ -5,6 +5,7 @@
 #include "agent/rg.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,112 @@ void rg_iso8601(uint64_t ms, char *buf, size_t len)
     char base[32];
     strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf, len, "%s.%03u+00:00", base, (unsigned)(ms % 1000u));
+}
+
+/* @n decimal digits at *@p, advanced past them. */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9') {
+            return false;
+        }
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+static bool expect(const char **p, char c)
+{
+    if (**p != c) {
+        return false;
+    }
+    (*p)++;
+    return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : n[m - 1];
+}
+
+/* "Z", "+HH", "+HHMM" or "+HH:MM" into minutes east of UTC. */
+static bool zone(const char **p, int *minutes)
+{
+    if (expect(p, 'Z') || expect(p, 'z')) {
+        *minutes = 0;
+        return true;
+    }
+    int sign = **p == '+' ? 1 : **p == '-' ? -1 : 0;
+    int hh, mm = 0;
+    if (sign == 0) {
+        return false;
+    }
+    (*p)++;
+    if (!digits(p, 2, &hh) || hh > 23) {
+        return false;
+    }
+    if (**p != '\0') {
+        (void)expect(p, ':');
+        if (!digits(p, 2, &mm) || mm > 59) {
+            return false;
+        }
+    }
+    *minutes = sign * (hh * 60 + mm);
+    return true;
+}
+
+int rg_iso8601_parse(const char *s, int64_t *ms)
+{
+    const char *p = s;
+    int y, mo, d, h, mi, sec = 0, frac = 0;
+    if (!digits(&p, 4, &y) || !expect(&p, '-') || !digits(&p, 2, &mo) || !expect(&p, '-') ||
+        !digits(&p, 2, &d) || !(expect(&p, 'T') || expect(&p, 't') || expect(&p, ' ')) ||
+        !digits(&p, 2, &h) || !expect(&p, ':') || !digits(&p, 2, &mi)) {
+        return RG_EPARSE;
+    }
+    if (expect(&p, ':')) {
+        if (!digits(&p, 2, &sec)) {
+            return RG_EPARSE;
+        }
+        if (expect(&p, '.') || expect(&p, ',')) {
+            int scale = 100, nd = 0;
+            for (; *p >= '0' && *p <= '9'; p++, nd++) {
+                frac += (*p - '0') * scale;
+                scale /= 10;
+            }
+            if (nd == 0) {
+                return RG_EPARSE;
+            }
+        }
+    }
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60) {
+        return RG_EPARSE;
+    }
+    int offset = 0;
+    bool zoned = *p != '\0';
+    if (zoned && (!zone(&p, &offset) || *p != '\0')) {
+        return RG_EPARSE;
+    }
+    int64_t t = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi - offset) * 60 + sec;
+    *ms = t * 1000 + frac;
+    return zoned ? 0 : RG_ENOENT;
 }
 
 int rg_random_bytes(void *buf, size_t len)

@@ -78,6 +78,16 @@ uint64_t rg_realtime_ms(void);
 /* Format wall-clock @ms as ISO 8601 UTC with milliseconds into @buf. */
 void rg_iso8601(uint64_t ms, char *buf, size_t len);
 
+/*
+ * Parse an ISO 8601 date and time, "2026-12-01T10:36:00+02:00" (a space for
+ * the T, seconds and a fraction optional, "Z" or ±HH[:MM] for the zone) into
+ * Unix milliseconds. 0; RG_ENOENT when it parses but has no zone (*@ms as
+ * if it were UTC: the caller decides, as Patroni refuses naive schedules);
+ * RG_EPARSE otherwise (a bad field, trailing text, a date that does not
+ * exist, a year before 1970).
+ */
+int rg_iso8601_parse(const char *s, int64_t *ms);
+
 /* Cryptographically random bytes (getrandom). 0 or RG_EIO. */
 int rg_random_bytes(void *buf, size_t len);
 

@@ -150,6 +150,9 @@ int pgi_query(struct pgi *pg,
  * and no postmaster runs). */
 int pgi_inspect(struct pgi *pg, struct pgi_op *op, pgi_op_cb cb);
 
+/* pg_controldata now, whether PostgreSQL runs or not (into op->controldata):
+ * a standby's copy of the primary's hot-standby settings lives there. */
+int pgi_controldata(struct pgi *pg, struct pgi_op *op, pgi_op_cb cb);
 /* initdb with the bootstrap options; the directory must be empty or absent. */
 int pgi_initdb(struct pgi *pg, struct pgi_op *op, pgi_op_cb cb);
 /* Write postgresql.conf (keeping the original as postgresql.base.conf the

@@ -40,6 +40,7 @@ enum pgi_op_kind {
     PGI_OP_HISTORY,
     PGI_OP_WIPE,
     PGI_OP_CALLBACK,
+    PGI_OP_CONTROLDATA,
 };
 
 /* pgi.c */

@@ -276,6 +276,15 @@ static void inspected(struct pgi_fop *f)
     }
 }
 
+int pgi_controldata(struct pgi *pg, struct pgi_op *op, pgi_op_cb cb)
+{
+    char *args[] = {"pg_controldata", "-D", pg->data_dir, NULL};
+    pgi__op_init(pg, op, PGI_OP_CONTROLDATA, cb);
+    memset(&op->dir, 0, sizeof op->dir);
+    op->quiet = true;
+    return pgi__run(op, args, 10000, controldata_done);
+}
+
 int pgi_inspect(struct pgi *pg, struct pgi_op *op, pgi_op_cb cb)
 {
     pgi__op_init(pg, op, PGI_OP_INSPECT, cb);

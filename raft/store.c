@@ -102,6 +102,9 @@ static void deliver_events(struct store *s)
             store_cmd_close(&q[i].cmd);
         }
         rg_free(q);
+        if (s->phase != STORE_CLOSING && s->phase != STORE_CLOSED) {
+            store__wait_poke(s);
+        }
     }
 }
 

@@ -165,6 +165,9 @@ struct store_req;
  */
 typedef void (*store_req_cb)(struct store_req *req, int status, const cJSON *reply);
 
+struct store_req;
+typedef bool (*store_wait_fn)(struct store_req *req, const struct store_state *st);
+
 struct store_req {
     void *data; /* caller's */
     /* private */
@@ -185,11 +188,15 @@ struct store_req {
     uv_timer_t timer;
     struct store_req *next, *prev; /* s->reqs */
     store_req_cb cb;
+    store_wait_fn check; /* store_wait */
+    uint64_t wait_index; /* a forwarded proposal: answered once applied here too */
 };
 
 /*
  * Propose @cmd (taken: closed here on every path; its id must be set, ct is
- * the leader's business) and wait until it has applied. 0: @cb fires exactly
+ * the leader's business) and wait until it has applied — on the leader and,
+ * for a forwarded proposal, on this node too, so a read here right after
+ * sees it (within the request's deadline). 0: @cb fires exactly
  * once, never inside this call; the caller owns @req until then and may free
  * it inside @cb. RG_ESHUTDOWN / RG_EINVAL: @cb never fires.
  */
@@ -220,6 +227,20 @@ int store_invite(struct store *s,
                  const char *address,
                  unsigned timeout_ms,
                  store_req_cb cb);
+
+/*
+ * Wait until the replicated state satisfies @check, which is evaluated now
+ * and after every batch of applied entries (or a restore), once the
+ * watchers have seen them. @cb: 0 when @check said true, RG_ETIMEDOUT after
+ * @timeout_ms, RG_ESHUTDOWN when the store stops — exactly once, never
+ * inside this call. For REST requests that answer once the cluster has
+ * acted (a switchover's outcome). RG_ESHUTDOWN: @cb never fires.
+ */
+int store_wait(struct store *s,
+               struct store_req *req,
+               unsigned timeout_ms,
+               store_wait_fn check,
+               store_req_cb cb);
 
 /* A new request id: "<prefix>-<16 hex digits>", NUL-terminated in @buf
  * (STORE_REQ_ID_SIZE bytes). */

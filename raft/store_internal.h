@@ -189,6 +189,8 @@ int store__req_start(struct store *s,
                      unsigned timeout_ms,
                      store_req_cb cb);
 void store__req_cancel_all(struct store *s);
+/* The state changed: finish the store_wait requests it satisfies. */
+void store__wait_poke(struct store *s);
 /* Send one RPC @body (taken) to @address; @cb(@data, status, reply) with
  * reply borrowed during the call (NULL unless status 0). 0 or RG_E*. */
 typedef void (*store_call_cb)(void *data, int status, const cJSON *reply, const char *errmsg);

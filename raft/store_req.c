@@ -117,6 +117,7 @@ static void finish(struct store_req *req, int status, const cJSON *reply)
     }
     req->done = true;
     req->status = status;
+    cJSON_Delete(req->reply); /* a held answer (STORE__APPLY_WAIT) that is not the one given */
     req->reply = reply != NULL ? cJSON_Duplicate(reply, 1) : NULL;
     if (req->prev != NULL) {
         req->prev->next = req->next;
@@ -187,6 +188,36 @@ static void local_reply(struct store_responder *r, cJSON *body)
     cJSON_Delete(body);
 }
 
+#define STORE__APPLY_WAIT (1u << 17)
+
+static void apply_wait_expired(uv_timer_t *t)
+{
+    struct store_req *req = rg_container_of(t, struct store_req, timer);
+    cJSON *reply = req->reply;
+    req->reply = NULL;
+    finish(req, 0, reply); /* applied on the leader; we are just slow */
+    cJSON_Delete(reply);
+}
+
+/* A proposal the leader applied at an index this node has not applied yet:
+ * hold the answer until it has (store__wait_poke), so that the caller reads
+ * its own write here. */
+static bool applied_elsewhere(struct store_req *req, const cJSON *reply)
+{
+    uint64_t index = 0;
+    if (req->local || !store__u64_get(reply, "index", &index) ||
+        index <= raft_last_applied(&req->s->raft)) {
+        return false;
+    }
+    uint64_t now = rg_boottime_ms();
+    req->flags |= STORE__APPLY_WAIT;
+    req->wait_index = index;
+    req->reply = cJSON_Duplicate(reply, 1);
+    uv_timer_start(&req->timer, apply_wait_expired, req->deadline > now ? req->deadline - now : 0,
+                   0);
+    return true;
+}
+
 static void handle_answer(struct store_req *req, const cJSON *reply)
 {
     uint64_t code = 0;
@@ -197,6 +228,9 @@ static void handle_answer(struct store_req *req, const cJSON *reply)
     switch (code) {
     case STORE_RC_OK:
     case STORE_RC_ACCEPTED:
+        if (applied_elsewhere(req, reply)) {
+            return;
+        }
         finish(req, 0, reply);
         return;
     case STORE_RC_MISDIRECTED:
@@ -286,6 +320,26 @@ static void attempt(struct store_req *req)
     req->maybe_applied = true;
 }
 
+/* A fresh request (req->data kept) in s->reqs, its timer initialized. */
+static void req_init(
+    struct store *s, struct store_req *req, unsigned flags, unsigned timeout_ms, store_req_cb cb)
+{
+    void *data = req->data;
+    memset(req, 0, sizeof *req);
+    req->data = data;
+    req->s = s;
+    req->flags = flags;
+    req->deadline = rg_boottime_ms() + timeout_ms;
+    req->cb = cb;
+    req->next = s->reqs;
+    if (s->reqs != NULL) {
+        s->reqs->prev = req;
+    }
+    s->reqs = req;
+    uv_timer_init(s->loop, &req->timer);
+    req->timer.data = req;
+}
+
 int store__req_start(struct store *s,
                      struct store_req *req,
                      cJSON *body,
@@ -297,22 +351,9 @@ int store__req_start(struct store *s,
         cJSON_Delete(body);
         return RG_ESHUTDOWN;
     }
-    void *data = req->data;
-    memset(req, 0, sizeof *req);
-    req->data = data;
-    req->s = s;
+    req_init(s, req, flags, timeout_ms, cb);
     req->body = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
-    req->flags = flags;
-    req->deadline = rg_boottime_ms() + timeout_ms;
-    req->cb = cb;
-    req->next = s->reqs;
-    if (s->reqs != NULL) {
-        s->reqs->prev = req;
-    }
-    s->reqs = req;
-    uv_timer_init(s->loop, &req->timer);
-    req->timer.data = req;
     uv_timer_start(&req->timer, timer_cb, 0, 0);
     return 0;
 }
@@ -331,6 +372,53 @@ void store__req_cancel_all(struct store *s)
             }
             uv_timer_stop(&req->timer);
             finish(req, RG_ESHUTDOWN, NULL);
+        }
+        req = next;
+    }
+}
+
+/* --- waiting for the state --------------------------------------------------- */
+
+#define STORE__WAIT (1u << 16)
+
+static void wait_expired(uv_timer_t *t)
+{
+    finish(rg_container_of(t, struct store_req, timer), RG_ETIMEDOUT, NULL);
+}
+
+int store_wait(struct store *s,
+               struct store_req *req,
+               unsigned timeout_ms,
+               store_wait_fn check,
+               store_req_cb cb)
+{
+    if (s->phase == STORE_CLOSING || s->phase == STORE_CLOSED || s->phase == STORE_FAILED) {
+        return RG_ESHUTDOWN;
+    }
+    req_init(s, req, STORE__WAIT, timeout_ms, cb);
+    req->check = check;
+    uv_timer_start(&req->timer, wait_expired, timeout_ms, 0);
+    if (check(req, &s->state)) {
+        finish(req, 0, NULL); /* cb fires from the timer's close callback */
+    }
+    return 0;
+}
+
+void store__wait_poke(struct store *s)
+{
+    uint64_t applied = s->raft_on ? raft_last_applied(&s->raft) : 0;
+    struct store_req *req = s->reqs;
+    while (req != NULL) {
+        struct store_req *next = req->next;
+        if (req->done) {
+            req = next;
+            continue;
+        }
+        if ((req->flags & STORE__WAIT) && req->check(req, &s->state)) {
+            finish(req, 0, NULL);
+        } else if ((req->flags & STORE__APPLY_WAIT) && applied >= req->wait_index) {
+            uv_timer_stop(&req->timer);
+            apply_wait_expired(&req->timer);
         }
         req = next;
     }

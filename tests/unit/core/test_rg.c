@@ -72,6 +72,48 @@ static void test_iso8601_formats_utc(void **state)
     assert_string_equal(buf, "2023-11-14T22:13:20.123+00:00");
 }
 
+static void test_iso8601_parse_round_trips_and_zones(void **state)
+{
+    (void)state;
+    int64_t ms = 0;
+    char buf[64];
+    rg_iso8601(1700000000123ull, buf, sizeof buf);
+    assert_int_equal(rg_iso8601_parse(buf, &ms), 0);
+    assert_int_equal(ms, 1700000000123LL);
+    /* The same instant in other zones and spellings. */
+    const char *same[] = {"2023-11-14T22:13:20Z", "2023-11-15T00:13:20+02:00",
+                          "2023-11-14 20:13:20-0200", "2023-11-14t22:13:20.000z",
+                          "2023-11-15T01:13:20+03"};
+    for (size_t i = 0; i < RG_ARRAY_SIZE(same); i++) {
+        assert_int_equal(rg_iso8601_parse(same[i], &ms), 0);
+        assert_int_equal(ms, 1700000000000LL);
+    }
+    assert_int_equal(rg_iso8601_parse("2023-11-14T22:13", &ms), RG_ENOENT);
+    assert_int_equal(ms, 1699999980000LL);
+    assert_int_equal(rg_iso8601_parse("2024-02-29T00:00:00Z", &ms), 0);
+    assert_int_equal(ms, 1709164800000LL);
+}
+
+static void test_iso8601_parse_refuses_malformed(void **state)
+{
+    (void)state;
+    int64_t ms;
+    const char *bad[] = {"",
+                         "tomorrow",
+                         "2023-11-14",
+                         "2023-11-14T25:00:00Z",
+                         "2023-13-01T00:00:00Z",
+                         "2023-02-29T00:00:00Z",
+                         "2023-11-14T22:13:20+24:00",
+                         "2023-11-14T22:13:20Zjunk",
+                         "2023-11-14T22:13:20.Z",
+                         "1969-12-31T23:59:59Z",
+                         "2023-11-14T22:13:20+2"};
+    for (size_t i = 0; i < RG_ARRAY_SIZE(bad); i++) {
+        assert_int_equal(rg_iso8601_parse(bad[i], &ms), RG_EPARSE);
+    }
+}
+
 static void test_random_bytes_differ(void **state)
 {
     (void)state;
@@ -90,6 +132,8 @@ int main(void)
         cmocka_unit_test(test_asprintf_and_strndup),
         cmocka_unit_test(test_boottime_is_monotonic),
         cmocka_unit_test(test_iso8601_formats_utc),
+        cmocka_unit_test(test_iso8601_parse_round_trips_and_zones),
+        cmocka_unit_test(test_iso8601_parse_refuses_malformed),
         cmocka_unit_test(test_random_bytes_differ),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
