@@ -189,75 +189,109 @@ static void fmt_ms(int64_t ms, char *buf, size_t len)
     }
 }
 
-static void check_timing(struct cfg_ctx *ctx)
+unsigned cfg__timing_check(const struct cfg_timing *t,
+                           const char *dcs,
+                           cfg_timing_report_fn report,
+                           void *arg)
 {
-    const struct cfg *cfg = ctx->cfg;
-    const struct cfg_lease *l = &cfg->lease;
-    int64_t ttl = l->ttl, loop = l->loop_wait, retry = l->retry_timeout;
-    int64_t renew = l->renew_interval, margin = l->safety_margin, fence = l->fence_budget;
-    int64_t el = cfg->raft.election_timeout, hb = cfg->raft.heartbeat_interval;
-    int64_t wdt = cfg->watchdog.timeout;
-    bool required = cfg->watchdog.mode != NULL && strcmp(cfg->watchdog.mode, "required") == 0;
-    char a[32], b[32], c[32], d[32];
+    const char *D = dcs;
+    char msg[1024], a[32], b[32], c[32], d[32];
+    unsigned broken = 0;
 
-    if (loop + 2 * retry > ttl) {
+    if (t->loop_wait + 2 * t->retry_timeout > t->ttl) {
         static const char *const keys[] = {"bootstrap.dcs.ttl", "bootstrap.dcs.loop_wait",
                                            "bootstrap.dcs.retry_timeout"};
-        fmt_ms(loop, a, sizeof a);
-        fmt_ms(retry, b, sizeof b);
-        fmt_ms(loop + 2 * retry, c, sizeof c);
-        fmt_ms(ttl, d, sizeof d);
-        cfg__error_key(ctx, blame(ctx, keys, 3),
-                       "bootstrap.dcs.loop_wait + 2 x bootstrap.dcs.retry_timeout (%s + 2 x %s = "
-                       "%s s) must not exceed bootstrap.dcs.ttl (%s s)",
-                       a, b, c, d);
+        fmt_ms(t->loop_wait, a, sizeof a);
+        fmt_ms(t->retry_timeout, b, sizeof b);
+        fmt_ms(t->loop_wait + 2 * t->retry_timeout, c, sizeof c);
+        fmt_ms(t->ttl, d, sizeof d);
+        snprintf(msg, sizeof msg,
+                 "%sloop_wait + 2 x %sretry_timeout (%s + 2 x %s = %s s) must not exceed %sttl "
+                 "(%s s)",
+                 D, D, a, b, c, D, d);
+        report(arg, keys, RG_ARRAY_SIZE(keys), msg);
+        broken++;
     }
 
     /* DESIGN.md: the primary's lease must outlast a Raft election (with
      * pre-vote up to ~2 election timeouts), a few heartbeats and three
      * loopback round trips after its last renewal. */
-    int64_t lease_left = ttl - margin - fence;
-    if (required && wdt < lease_left) {
-        lease_left = wdt;
+    int64_t lease_left = t->ttl - t->safety_margin - t->fence_budget;
+    if (t->watchdog_required && t->watchdog_timeout < lease_left) {
+        lease_left = t->watchdog_timeout;
     }
-    int64_t avail = lease_left - renew;
-    int64_t need = 2 * el + 3 * hb + 30;
+    int64_t avail = lease_left - t->renew_interval;
+    int64_t need = 2 * t->election_timeout + 3 * t->heartbeat_interval + 30;
     if (avail < need) {
         static const char *const keys[] = {"bootstrap.dcs.ttl",      "raft.election_timeout",
                                            "raft.renew_interval",    "raft.heartbeat_interval",
                                            "watchdog.safety_margin", "watchdog.timeout"};
+        bool wd = t->watchdog_required;
         fmt_ms(avail, a, sizeof a);
         fmt_ms(need, b, sizeof b);
-        cfg__error_key(ctx, blame(ctx, keys, required ? 6 : 5),
-                       "%sbootstrap.dcs.ttl - watchdog.safety_margin - fence budget 0.05 s%s - "
-                       "raft.renew_interval = %s s must be at least 2 x raft.election_timeout + "
-                       "3 x raft.heartbeat_interval + 0.03 s of round trips = %s s, so that a Raft "
-                       "leader crash does not fence the primary; raise bootstrap.dcs.ttl or "
-                       "lower the Raft timings",
-                       required ? "min(watchdog.timeout, " : "", required ? ")" : "", a, b);
+        fmt_ms(t->fence_budget, c, sizeof c);
+        snprintf(msg, sizeof msg,
+                 "%s%sttl - watchdog.safety_margin - fence budget %s s%s - raft.renew_interval = "
+                 "%s s must be at least 2 x raft.election_timeout + 3 x raft.heartbeat_interval + "
+                 "0.03 s of round trips = %s s, so that a Raft leader crash does not fence the "
+                 "primary; raise %sttl or lower the Raft timings",
+                 wd ? "min(watchdog.timeout, " : "", D, c, wd ? ")" : "", a, b, D);
+        report(arg, keys, wd ? 6 : 5, msg);
+        broken++;
     }
 
-    if (required && ttl - margin - wdt < 500) {
+    if (t->watchdog_required && t->ttl - t->safety_margin - t->watchdog_timeout < 500) {
         static const char *const keys[] = {"bootstrap.dcs.ttl", "watchdog.safety_margin",
                                            "watchdog.timeout"};
-        fmt_ms(ttl - margin - wdt, a, sizeof a);
-        cfg__error_key(ctx, blame(ctx, keys, 3),
-                       "with watchdog.mode required, bootstrap.dcs.ttl - watchdog.safety_margin - "
-                       "watchdog.timeout (%s s) must be at least 0.5 s: the primary may kick the "
-                       "watchdog only while its lease has more than watchdog.timeout left, so "
-                       "renewals need that slack to keep it kicked",
-                       a);
+        fmt_ms(t->ttl - t->safety_margin - t->watchdog_timeout, a, sizeof a);
+        snprintf(msg, sizeof msg,
+                 "with watchdog.mode required, %sttl - watchdog.safety_margin - "
+                 "watchdog.timeout (%s s) must be at least 0.5 s: the primary may kick the "
+                 "watchdog only while its lease has more than watchdog.timeout left, so "
+                 "renewals need that slack to keep it kicked",
+                 D, a);
+        report(arg, keys, RG_ARRAY_SIZE(keys), msg);
+        broken++;
     }
 
-    if (2 * hb >= el) {
+    if (2 * t->heartbeat_interval >= t->election_timeout) {
         static const char *const keys[] = {"raft.heartbeat_interval", "raft.election_timeout"};
-        fmt_ms(hb, a, sizeof a);
-        fmt_ms(el, b, sizeof b);
-        cfg__error_key(ctx, blame(ctx, keys, 2),
-                       "raft.heartbeat_interval (%s s) must be less than half of "
-                       "raft.election_timeout (%s s), or followers start needless elections",
-                       a, b);
+        fmt_ms(t->heartbeat_interval, a, sizeof a);
+        fmt_ms(t->election_timeout, b, sizeof b);
+        snprintf(msg, sizeof msg,
+                 "raft.heartbeat_interval (%s s) must be less than half of "
+                 "raft.election_timeout (%s s), or followers start needless elections",
+                 a, b);
+        report(arg, keys, RG_ARRAY_SIZE(keys), msg);
+        broken++;
     }
+    return broken;
+}
+
+static void report_local(void *arg, const char *const *keys, size_t n, const char *msg)
+{
+    struct cfg_ctx *ctx = arg;
+    cfg__error_key(ctx, blame(ctx, keys, n), "%s", msg);
+}
+
+static void check_timing(struct cfg_ctx *ctx)
+{
+    const struct cfg *cfg = ctx->cfg;
+    const struct cfg_lease *l = &cfg->lease;
+    struct cfg_timing t = {
+        .ttl = l->ttl,
+        .loop_wait = l->loop_wait,
+        .retry_timeout = l->retry_timeout,
+        .renew_interval = l->renew_interval,
+        .safety_margin = l->safety_margin,
+        .fence_budget = l->fence_budget,
+        .election_timeout = cfg->raft.election_timeout,
+        .heartbeat_interval = cfg->raft.heartbeat_interval,
+        .watchdog_timeout = cfg->watchdog.timeout,
+        .watchdog_required =
+            cfg->watchdog.mode != NULL && strcmp(cfg->watchdog.mode, "required") == 0,
+    };
+    cfg__timing_check(&t, "bootstrap.dcs.", report_local, ctx);
 }
 
 /* The value of @k for a raw section: like cfg__key_to_json, but secrets in

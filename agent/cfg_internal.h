@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <yaml.h>
 
 #include "agent/cfg.h"
@@ -35,6 +36,10 @@ enum cfg_key_flags {
     CFG_K_WITNESS = 1 << 2,  /* top-level key accepted by regent-witness too */
     CFG_K_OPEN = 1 << 3,     /* section: keys missing from the table are kept silently */
     CFG_K_SECRET = 1 << 4,   /* masked by cfg_to_json() */
+    /* A key of the dynamic configuration only (bootstrap.dcs.*, no field):
+     * the local load keeps it in the raw bootstrap.dcs JSON without looking
+     * at it (an open section, as before); cfg_dcs_check() checks it. */
+    CFG_K_DYNAMIC = 1 << 5,
 };
 
 #define CFG_NOFIELD ((size_t)-1)
@@ -118,9 +123,37 @@ int cfg__key_set_text(
 int cfg__key_set_list(
     struct cfg *cfg, const struct cfg_key *k, char **items, size_t n, char *why, size_t len);
 void cfg__key_clear(struct cfg *cfg, const struct cfg_key *k);
+/* Check @text as a value of scalar key @k (with or without a field) — its
+ * parser, bounds, choices and validator — storing nothing. 0, or -1 with
+ * the reason in @why, worded as for the local file ("must be between 1 and
+ * 3600 seconds"). */
+int cfg__key_check_text(const struct cfg_key *k, const char *text, char *why, size_t len);
 /* The value of @k as JSON (secrets masked; MS as seconds). */
 cJSON *cfg__key_to_json(const struct cfg *cfg, const struct cfg_key *k);
 void cfg__apply_env(struct cfg_ctx *ctx);
+
+/* The timing rules of DESIGN.md ("Leases", "Timing budget") over one set of
+ * values, all in ms (cfg_check.c). The local load checks its own values;
+ * cfg_dcs_check() checks a dynamic configuration's ttl, loop_wait and
+ * retry_timeout against this node's local settings. */
+struct cfg_timing {
+    int64_t ttl, loop_wait, retry_timeout; /* the dynamic (bootstrap.dcs) ones */
+    int64_t renew_interval, safety_margin, fence_budget;
+    int64_t election_timeout, heartbeat_interval;
+    int64_t watchdog_timeout;
+    bool watchdog_required;
+};
+/* One broken rule: @keys[0..n) are the table paths of the keys it involves
+ * (the first is the one to blame when nothing says otherwise), @msg says what
+ * is wrong. */
+typedef void (*cfg_timing_report_fn)(void *arg, const char *const *keys, size_t n, const char *msg);
+/* Check every rule, reporting each broken one; @dcs prefixes the names of
+ * the dynamic keys in the messages ("bootstrap.dcs." for the local file,
+ * "" for the dynamic configuration). Returns the number of broken rules. */
+unsigned cfg__timing_check(const struct cfg_timing *t,
+                           const char *dcs,
+                           cfg_timing_report_fn report,
+                           void *arg);
 void cfg__apply_defaults(struct cfg_ctx *ctx);
 void cfg__validate(struct cfg_ctx *ctx);
 /* "2.5" for 2500 ms. */

@@ -404,6 +404,11 @@ static const char *const sslnegotiation_choices[] = {"postgres", "direct", NULL}
         .path = p, .type = CFG_T_UNUSED, .off = NOF                                                \
     }
 #define PG(m) F(postgresql.m)
+#define DYN   CFG_K_DYNAMIC
+#define DYN_UNUSED(p)                                                                              \
+    {                                                                                              \
+        .path = p, .type = CFG_T_UNUSED, .flags = DYN, .off = NOF                                  \
+    }
 
 /* clang-format off */
 /* postgresql.authentication.<u>: Patroni's connection parameters, each with
@@ -525,6 +530,37 @@ const struct cfg_key cfg__keys[] = {
      .def = "0.5", .min = 0.1, .max = 3600},
     {.path = "bootstrap.dcs.maximum_lag_on_failover", .type = CFG_T_U64,
      .off = F(lease.maximum_lag_on_failover), .def = "1048576", .min = 0, .max = 1e18},
+    /* The rest of the dynamic configuration (spec 4.2): checked only there,
+     * by cfg_dcs_check (CFG_K_DYNAMIC); a local file keeps them as written. */
+    {.path = "bootstrap.dcs.check_timeline", .type = CFG_T_BOOL, .flags = DYN, .off = NOF},
+    {.path = "bootstrap.dcs.pause", .type = CFG_T_BOOL, .flags = DYN, .off = NOF},
+    {.path = "bootstrap.dcs.postgresql", .type = CFG_T_SECTION, .flags = DYN, .off = NOF},
+    {.path = "bootstrap.dcs.postgresql.use_pg_rewind", .type = CFG_T_BOOL, .flags = DYN,
+     .off = NOF},
+    {.path = "bootstrap.dcs.postgresql.use_slots", .type = CFG_T_BOOL, .flags = DYN, .off = NOF},
+    {.path = "bootstrap.dcs.postgresql.parameters", .type = CFG_T_JSON, .flags = DYN, .off = NOF,
+     .json_type = cJSON_Object},
+    {.path = "bootstrap.dcs.postgresql.pg_hba", .type = CFG_T_JSON, .flags = DYN, .off = NOF,
+     .json_type = cJSON_Array, .check = check_string_list},
+    {.path = "bootstrap.dcs.postgresql.pg_ident", .type = CFG_T_JSON, .flags = DYN, .off = NOF,
+     .json_type = cJSON_Array, .check = check_string_list},
+    DYN_UNUSED("bootstrap.dcs.postgresql.recovery_conf"),
+    DYN_UNUSED("bootstrap.dcs.maximum_lag_on_syncnode"),
+    DYN_UNUSED("bootstrap.dcs.max_timelines_history"),
+    DYN_UNUSED("bootstrap.dcs.primary_start_timeout"),
+    DYN_UNUSED("bootstrap.dcs.master_start_timeout"),
+    DYN_UNUSED("bootstrap.dcs.primary_stop_timeout"),
+    DYN_UNUSED("bootstrap.dcs.master_stop_timeout"),
+    DYN_UNUSED("bootstrap.dcs.synchronous_mode"),
+    DYN_UNUSED("bootstrap.dcs.synchronous_mode_strict"),
+    DYN_UNUSED("bootstrap.dcs.synchronous_node_count"),
+    DYN_UNUSED("bootstrap.dcs.failsafe_mode"),
+    DYN_UNUSED("bootstrap.dcs.member_slots_ttl"),
+    DYN_UNUSED("bootstrap.dcs.slots"),
+    DYN_UNUSED("bootstrap.dcs.permanent_slots"),
+    DYN_UNUSED("bootstrap.dcs.permanent_replication_slots"),
+    DYN_UNUSED("bootstrap.dcs.ignore_slots"),
+    DYN_UNUSED("bootstrap.dcs.standby_cluster"),
     {.path = "bootstrap.initdb", .type = CFG_T_JSON, .off = F(bootstrap_initdb),
      .json_type = cJSON_Array},
     {.path = "bootstrap.pg_hba", .type = CFG_T_JSON, .off = F(bootstrap_pg_hba),
@@ -657,9 +693,13 @@ size_t cfg__key_index(const struct cfg_key *k)
     return (size_t)(k - cfg__keys);
 }
 
-/* A witness accepts only the sections flagged CFG_K_WITNESS at the top. */
+/* A witness accepts only the sections flagged CFG_K_WITNESS at the top;
+ * nobody's local file has the dynamic-only keys. */
 bool cfg__key_allowed(enum cfg_kind kind, const struct cfg_key *k)
 {
+    if (k->flags & CFG_K_DYNAMIC) {
+        return false; /* not a key of the local file (see CFG_K_DYNAMIC) */
+    }
     if (kind == CFG_AGENT) {
         return true;
     }
@@ -809,14 +849,12 @@ static void range_msg(const struct cfg_key *k, char *why, size_t len)
              k->type == CFG_T_MS ? " seconds" : "");
 }
 
-static int
-set_enum(struct cfg *cfg, const struct cfg_key *k, const char *text, char *why, size_t len)
+static int set_enum(char **f, const struct cfg_key *k, const char *text, char *why, size_t len)
 {
     for (const char *const *c = k->choices; *c != NULL; c++) {
         const char *eq = strchr(*c, '=');
         size_t n = eq != NULL ? (size_t)(eq - *c) : strlen(*c);
         if (strncasecmp(text, *c, n) == 0 && text[n] == '\0') {
-            char **f = cfg__field(cfg, k);
             rg_free(*f);
             *f = rg_strdup(eq != NULL ? eq + 1 : *c);
             return 0;
@@ -884,10 +922,11 @@ int cfg__key_set_list(
     return 0;
 }
 
-int cfg__key_set_text(
-    struct cfg *cfg, const struct cfg_key *k, const char *text, char *why, size_t len)
+/* Parse @text into @f, the storage of a value of @k (its field, or a
+ * scratch value); @cfg is needed only for string lists. */
+static int parse_text(
+    struct cfg *cfg, const struct cfg_key *k, void *f, const char *text, char *why, size_t len)
 {
-    void *f = cfg__field(cfg, k);
     uint64_t u;
     double secs;
     switch (k->type) {
@@ -896,7 +935,7 @@ int cfg__key_set_text(
         *(char **)f = rg_strdup(text);
         return 0;
     case CFG_T_ENUM:
-        return set_enum(cfg, k, text, why, len);
+        return set_enum(f, k, text, why, len);
     case CFG_T_BOOL:
         if (!parse_bool(text, f)) {
             snprintf(why, len, "must be true or false");
@@ -949,6 +988,40 @@ int cfg__key_set_text(
         snprintf(why, len, "cannot be given as a single value");
         return -1;
     }
+}
+
+int cfg__key_set_text(
+    struct cfg *cfg, const struct cfg_key *k, const char *text, char *why, size_t len)
+{
+    return parse_text(cfg, k, cfg__field(cfg, k), text, why, len);
+}
+
+int cfg__key_check_text(const struct cfg_key *k, const char *text, char *why, size_t len)
+{
+    /* Every scalar type's storage fits in here; the validators read the
+     * value through a pointer to it, as they read a field. */
+    union {
+        char *s;
+        bool b;
+        unsigned u;
+        uint64_t u64;
+        size_t z;
+        int i;
+    } v;
+    memset(&v, 0, sizeof v);
+    if (k->type == CFG_T_STRLIST || k->type == CFG_T_SECTION || k->type == CFG_T_JSON ||
+        k->type == CFG_T_LOGGERS || k->type == CFG_T_UNUSED) {
+        snprintf(why, len, "cannot be given as a single value");
+        return -1;
+    }
+    int rc = parse_text(NULL, k, &v, text, why, len);
+    if (rc == 0 && k->check != NULL && !k->check(k, &v, why, len)) {
+        rc = -1;
+    }
+    if (k->type == CFG_T_STR || k->type == CFG_T_ENUM) {
+        rg_free(v.s);
+    }
+    return rc;
 }
 
 /* --- environment ------------------------------------------------------ */

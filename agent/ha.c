@@ -22,6 +22,12 @@ static const char *const act_names[] = {
     [HA_DEMOTE] = "demote",
     [HA_REJOIN] = "rejoin",
     [HA_EXIT] = "exit",
+    [HA_HANDOVER] = "switch over",
+    [HA_RELEASE] = "release the lease",
+    [HA_CLEAR_FAILOVER] = "clear the failover request",
+    [HA_RESTART] = "restart",
+    [HA_REINIT] = "reinitialize",
+    [HA_RECONFIGURE] = "reconfigure",
 };
 
 const char *ha_act_name(enum ha_act a)
@@ -61,6 +67,16 @@ static bool primary_rules(const struct ha_facts *f, struct ha_action *out)
     if (f->lease_mine) {
         if (f->store_ready && f->init_sysid == NULL && is_me(f, f->init_claim)) {
             set(out, HA_SET_INITIALIZE, NULL, "the primary holds the bootstrap lease");
+        } else if (f->switchover != NULL) {
+            set(out, HA_HANDOVER, f->switchover[0] != '\0' ? f->switchover : NULL,
+                "switchover requested: handing the lease to %s",
+                f->switchover[0] != '\0' ? f->switchover : "the best candidate");
+        } else if (f->failover_stale) {
+            set(out, HA_CLEAR_FAILOVER, NULL, "a failover request names another leader");
+        } else if (f->restart_requested) {
+            set(out, HA_RESTART, NULL, "restart requested: restarting the primary");
+        } else if (f->reconfigure) {
+            set(out, HA_RECONFIGURE, NULL, "the configuration changed: reloading");
         } else {
             set(out, HA_WAIT, NULL, "running as primary with the lease");
         }
@@ -127,6 +143,14 @@ static void bootstrap_rules(const struct ha_facts *f, struct ha_action *out)
 
 static void stopped_rules(const struct ha_facts *f, struct ha_action *out)
 {
+    if (f->lease_mine && f->switchover != NULL) {
+        set(out, HA_RELEASE, NULL, "failover requested while PostgreSQL is down: releasing");
+        return;
+    }
+    if (f->reinit_requested && !f->lease_mine) {
+        set(out, HA_REINIT, NULL, "reinitialize requested: removing the data directory");
+        return;
+    }
     if (f->lease_mine) {
         if (f->was_primary) {
             set(out, HA_START_PRIMARY, NULL, "holding the lease: starting PostgreSQL as primary");
@@ -152,9 +176,33 @@ static void stopped_rules(const struct ha_facts *f, struct ha_action *out)
     }
 }
 
-void ha_decide(const struct ha_facts *f, struct ha_action *out)
+/* A running standby. */
+static void replica_rules(const struct ha_facts *f, struct ha_action *out)
 {
-    memset(out, 0, sizeof *out);
+    if (f->lease_mine) {
+        set(out, HA_PROMOTE, NULL, "holding the lease: promoting");
+    } else if (f->reinit_requested) {
+        set(out, HA_REINIT, NULL, "reinitialize requested: stopping and removing the data");
+    } else if (f->restart_requested || f->outgrown) {
+        set(out, HA_RESTART, f->upstream != NULL && !is_me(f, f->upstream) ? f->upstream : NULL,
+            "%s",
+            f->restart_requested
+                ? "restart requested: restarting the replica"
+                : "the primary runs with higher hot-standby settings: restarting to match");
+    } else if (f->upstream != NULL && !is_me(f, f->upstream) &&
+               (f->following == NULL || strcmp(f->following, f->upstream) != 0)) {
+        set(out, HA_FOLLOW, f->upstream, "streaming from %s%s", f->upstream,
+            f->holder != NULL && strcmp(f->upstream, f->holder) == 0 ? ", the primary"
+                                                                     : " (replicatefrom)");
+    } else if (f->reconfigure) {
+        set(out, HA_RECONFIGURE, NULL, "the configuration changed: reloading");
+    } else {
+        set(out, HA_WAIT, NULL, "running as a replica");
+    }
+}
+
+static void decide(const struct ha_facts *f, struct ha_action *out)
+{
     if (primary_rules(f, out)) {
         return;
     }
@@ -189,17 +237,38 @@ void ha_decide(const struct ha_facts *f, struct ha_action *out)
         stopped_rules(f, out);
         return;
     case HA_PG_RUNNING:
-        break;
+        replica_rules(f, out);
+        return;
     }
-    /* A running standby. */
-    if (f->lease_mine) {
-        set(out, HA_PROMOTE, NULL, "holding the lease: promoting");
-    } else if (f->upstream != NULL && !is_me(f, f->upstream) &&
-               (f->following == NULL || strcmp(f->following, f->upstream) != 0)) {
-        set(out, HA_FOLLOW, f->upstream, "streaming from %s%s", f->upstream,
-            f->holder != NULL && strcmp(f->upstream, f->holder) == 0 ? ", the primary"
-                                                                     : " (replicatefrom)");
-    } else {
-        set(out, HA_WAIT, NULL, "running as a replica");
+}
+
+/* What pause forbids: whatever starts, stops or rewrites PostgreSQL on the
+ * agent's own initiative. A clone is the operator's when it finishes a
+ * reinitialize. */
+static bool automatic(const struct ha_facts *f, enum ha_act a)
+{
+    switch (a) {
+    case HA_START_PRIMARY:
+    case HA_START_REPLICA:
+    case HA_DEMOTE:
+    case HA_REJOIN:
+        return true;
+    case HA_CLONE:
+        return !f->reinit_requested;
+    case HA_RESTART:
+        return !f->restart_requested;
+    default:
+        return false;
+    }
+}
+
+void ha_decide(const struct ha_facts *f, struct ha_action *out)
+{
+    memset(out, 0, sizeof *out);
+    decide(f, out);
+    if (f->paused && automatic(f, out->act)) {
+        char why[sizeof out->why];
+        snprintf(why, sizeof why, "%s", out->why);
+        set(out, HA_WAIT, NULL, "paused: would %s (%s)", ha_act_name(out->act), why);
     }
 }

@@ -16,6 +16,11 @@
  * The one exception to the first rule is a cluster that was never
  * initialized: an already running primary is adopted while it claims the
  * bootstrap, since no other primary can exist yet.
+ *
+ * In pause (maintenance mode) PostgreSQL is neither started, stopped,
+ * demoted, rewound nor cloned automatically; what the operator asked for
+ * (switchover, restart, reinitialize, a new configuration) still happens,
+ * and so does the promotion of a member the operator failed over to.
  */
 #ifndef REGENT_HA_H
 #define REGENT_HA_H
@@ -55,6 +60,16 @@ struct ha_facts {
     const char *clone_from; /* the member to clone from (clonefrom tag or the holder), or NULL */
     const char *upstream;   /* whom a replica streams from: the replicatefrom member while
                              * it runs, else the holder; NULL when neither */
+    /* the operator */
+    bool paused;            /* maintenance mode: nothing automatic happens to PostgreSQL */
+    const char *switchover; /* a switchover away from us is due: its candidate, "" for the
+                             * best one; NULL when none is (see ha_switch.c) */
+    bool failover_stale;    /* the failover record cannot be ours to carry out: clear it */
+    bool restart_requested; /* an operator's restart is due (POST /restart) */
+    bool reinit_requested;  /* an operator's reinitialize is due (POST /reinitialize) */
+    bool reconfigure;       /* PostgreSQL runs with other parameters than it should */
+    bool outgrown;          /* a standby running with lower hot-standby settings than the
+                             * primary's: PostgreSQL cannot replay past that, restart */
 };
 
 enum ha_act {
@@ -70,7 +85,14 @@ enum ha_act {
     HA_DEMOTE,         /* immediate stop of a primary without the lease */
     HA_REJOIN,         /* a former primary: timeline check against target, then
                           follow/rewind/re-clone/refuse */
-    HA_EXIT, /* a condition Patroni exits on (another cluster's data, an orphan standby) */
+    HA_EXIT,     /* a condition Patroni exits on (another cluster's data, an orphan standby) */
+    HA_HANDOVER, /* switchover: checkpoint, clean stop, handover(target or the best
+                    candidate, shutdown checkpoint) */
+    HA_RELEASE,  /* a manual failover while our PostgreSQL is down: release the lease */
+    HA_CLEAR_FAILOVER, /* drop a failover record nobody will carry out */
+    HA_RESTART,        /* the operator's restart: stop, start in the same role */
+    HA_REINIT,         /* the operator's reinitialize: stop, wipe (the next cycle clones) */
+    HA_RECONFIGURE,    /* write the configuration and reload PostgreSQL */
 };
 
 struct ha_action {

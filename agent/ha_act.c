@@ -1,6 +1,6 @@
 /*
  * ha_act: the actions ha_decide asks for, each a chain of pgi operations
- * and store proposals driven by step(). The chain ends in ha__act_done.
+ * and store proposals driven by ha__act_step(). The chain ends in ha__act_done.
  *
  * Two rules are re-checked inside the chains, right before the operation
  * they guard, because a chain can take long and the lease can be lost
@@ -19,11 +19,9 @@
 
 #define SQL_TIMEOUT_MS 10000
 
-static void step(struct ha *ha, int status);
-
-static void op_cb(struct pgi_op *op, int status)
+void ha__op_cb(struct pgi_op *op, int status)
 {
-    step(op->data, status);
+    ha__act_step(op->data, status);
 }
 
 static void req_cb(struct store_req *req, int status, const cJSON *reply)
@@ -36,15 +34,15 @@ static void req_cb(struct store_req *req, int status, const cJSON *reply)
     } else if (status != 0) {
         rg_errmsg_printf(ha->op.errmsg, "%s", rg_strerror(status));
     }
-    step(ha, status);
+    ha__act_step(ha, status);
 }
 
-static void done(struct ha *ha, int status)
+void ha__act_finish(struct ha *ha, int status)
 {
     ha__act_done(ha, status, ha->op.errmsg);
 }
 
-static int propose(struct ha *ha, struct store_cmd *cmd)
+int ha__act_propose(struct ha *ha, struct store_cmd *cmd)
 {
     store_new_req_id("ha", cmd->id);
     ha->act_req.data = ha;
@@ -55,14 +53,56 @@ static int propose(struct ha *ha, struct store_cmd *cmd)
     return rv;
 }
 
-static uint64_t store_epoch(const struct ha *ha)
+uint64_t ha__store_epoch(const struct ha *ha)
 {
     return store_get_state(ha->store)->lease.epoch;
 }
 
 /* --- configuration ---------------------------------------------------------- */
 
-cJSON *ha__pg_parameters(struct ha *ha)
+/* A standby's hot-standby settings may not be below the primary's, which
+ * its control file records (PostgreSQL pauses recovery otherwise): raise
+ * them to those, as Patroni does, so a replica restarts whatever order the
+ * operator restarts the members in. */
+size_t ha__hot_standby(const struct ha *ha, struct ha_hs_setting out[HA_HS_SETTINGS])
+{
+    if (!ha->hs.known) {
+        return 0;
+    }
+    out[0] = (struct ha_hs_setting){"max_connections", ha->hs.max_connections};
+    out[1] = (struct ha_hs_setting){"max_worker_processes", ha->hs.max_worker_processes};
+    out[2] = (struct ha_hs_setting){"max_wal_senders", ha->hs.max_wal_senders};
+    out[3] = (struct ha_hs_setting){"max_prepared_transactions", ha->hs.max_prepared_xacts};
+    out[4] = (struct ha_hs_setting){"max_locks_per_transaction", ha->hs.max_locks_per_xact};
+    return HA_HS_SETTINGS;
+}
+
+static void raise_to_primary(struct ha *ha, cJSON *params)
+{
+    struct ha_hs_setting hs[HA_HS_SETTINGS];
+    size_t n = ha__hot_standby(ha, hs);
+    for (size_t i = 0; i < n; i++) {
+        char text[32];
+        if (pgi_conf_value_text(params, hs[i].name, text, sizeof text) &&
+            strtoul(text, NULL, 10) < hs[i].primary) {
+            cJSON_DeleteItemFromObjectCaseSensitive(params, hs[i].name);
+            cJSON_AddNumberToObject(params, hs[i].name, hs[i].primary);
+        }
+    }
+}
+
+void ha__hot_standby_seen(struct ha *ha, const struct pgi_controldata *c)
+{
+    ha->hs.known = true;
+    ha->hs.max_connections = c->max_connections;
+    ha->hs.max_worker_processes = c->max_worker_processes;
+    ha->hs.max_wal_senders = c->max_wal_senders;
+    ha->hs.max_prepared_xacts = c->max_prepared_xacts;
+    ha->hs.max_locks_per_xact = c->max_locks_per_xact;
+    ha->hs.at = rg_boottime_ms();
+}
+
+cJSON *ha__pg_parameters(struct ha *ha, bool standby)
 {
     char listen[256] = "127.0.0.1";
     unsigned port = 5432;
@@ -76,18 +116,49 @@ cJSON *ha__pg_parameters(struct ha *ha)
     unsigned version = ha->have_st && ha->st.server_version ? ha->st.server_version : 150000;
     cJSON *p = pgi_conf_parameters(ha->set.dynamic_parameters, ha->set.local_parameters, listen,
                                    port, ha->cfg->scope, version, &warnings);
-    if (warnings != NULL && warnings[0] != '\0') {
+    if (warnings != NULL && warnings[0] != '\0' &&
+        (ha->param_warnings == NULL || strcmp(warnings, ha->param_warnings) != 0)) {
         rg_log(RG_WARNING, HA_LOGM, "postgresql.parameters: %s", warnings);
+        rg_free(ha->param_warnings);
+        ha->param_warnings = warnings;
+        warnings = NULL;
     }
     rg_free(warnings);
+    if (standby) {
+        raise_to_primary(ha, p);
+    }
     return p;
 }
 
+/* What ha__configure writes besides the standby block, to compare. */
+static cJSON *written_doc(struct ha *ha, bool standby)
+{
+    cJSON *w = cJSON_CreateObject();
+    cJSON_AddItemToObject(w, "parameters", ha__pg_parameters(ha, standby));
+    if (ha->set.pg_hba != NULL) {
+        cJSON_AddItemToObject(w, "pg_hba", cJSON_Duplicate(ha->set.pg_hba, 1));
+    }
+    return w;
+}
+
+bool ha__reconfigure_needed(struct ha *ha)
+{
+    if (ha->written == NULL) {
+        return true; /* a PostgreSQL we did not configure in this lifetime */
+    }
+    cJSON *want = written_doc(ha, ha->st.in_recovery);
+    bool differ = !cJSON_Compare(want, ha->written, true);
+    cJSON_Delete(want);
+    return differ;
+}
+
 /* Write the configuration: a primary's, or a standby's of ha->target. */
-static int configure(struct ha *ha, bool standby)
+int ha__configure(struct ha *ha, bool standby)
 {
     char slot[64];
-    cJSON *params = ha__pg_parameters(ha);
+    cJSON_Delete(ha->written);
+    ha->written = written_doc(ha, standby);
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(ha->written, "parameters");
     struct pgi_config c = {
         .parameters = params,
         .pg_hba = ha->set.pg_hba,
@@ -102,13 +173,11 @@ static int configure(struct ha *ha, bool standby)
         }
     }
     ha->op.data = ha;
-    int rv = pgi_configure(ha->pg, &ha->op, &c, op_cb);
-    cJSON_Delete(params);
-    return rv;
+    return pgi_configure(ha->pg, &ha->op, &c, ha__op_cb);
 }
 
 /* The lease is checked, then primary_allowed set, before the operation. */
-static bool may_be_primary(struct ha *ha)
+bool ha__may_be_primary(struct ha *ha)
 {
     if (!ha__lease_mine(ha)) {
         rg_errmsg_printf(ha->op.errmsg, "the lease is no longer ours");
@@ -125,14 +194,14 @@ static void act_claim(struct ha *ha, int status)
 {
     struct store_cmd cmd;
     if (ha->step++ > 0) {
-        done(ha, status);
+        ha__act_finish(ha, status);
         return;
     }
     store_cmd_init(&cmd);
     cmd.op = STORE_OP_INIT_CLAIM;
     snprintf(cmd.name, sizeof cmd.name, "%s", ha->cfg->name);
-    if (propose(ha, &cmd) != 0) {
-        done(ha, RG_EIO);
+    if (ha__act_propose(ha, &cmd) != 0) {
+        ha__act_finish(ha, RG_EIO);
     }
 }
 
@@ -144,9 +213,9 @@ static int propose_initialize(struct ha *ha, const char *sysid)
     cmd.op = STORE_OP_INIT_SET;
     snprintf(cmd.name, sizeof cmd.name, "%s", ha->cfg->name);
     snprintf(cmd.sysid, sizeof cmd.sysid, "%s", sysid);
-    cmd.epoch = store_epoch(ha);
+    cmd.epoch = ha__store_epoch(ha);
     rg_log(RG_INFO, HA_LOGM, "initialize: system identifier %s", sysid);
-    return propose(ha, &cmd);
+    return ha__act_propose(ha, &cmd);
 }
 
 static int propose_config(struct ha *ha)
@@ -157,7 +226,7 @@ static int propose_config(struct ha *ha)
     cmd.version = 0;
     cmd.json = ha->cfg->bootstrap_dcs != NULL ? cJSON_Duplicate(ha->cfg->bootstrap_dcs, 1)
                                               : cJSON_CreateObject();
-    return propose(ha, &cmd);
+    return ha__act_propose(ha, &cmd);
 }
 
 static void act_set_initialize(struct ha *ha, int status)
@@ -166,18 +235,18 @@ static void act_set_initialize(struct ha *ha, int status)
     case 0: {
         const char *sysid = ha->have_st ? ha->st.sysid : ha->dir.controldata.sysid;
         if (sysid == NULL || sysid[0] == '\0' || propose_initialize(ha, sysid) != 0) {
-            done(ha, RG_EIO);
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     }
     case 1:
         if (status != 0 || store_get_state(ha->store)->config_version != 0 ||
             propose_config(ha) != 0) {
-            done(ha, status);
+            ha__act_finish(ha, status);
         }
         return;
     default:
-        done(ha, 0); /* a refused config_set means one exists: fine */
+        ha__act_finish(ha, 0); /* a refused config_set means one exists: fine */
         return;
     }
 }
@@ -258,7 +327,7 @@ static int create_users(struct ha *ha)
     }
     q[n++] = rg_strdup("SELECT system_identifier::text AS sysid FROM pg_control_system()");
     ha->op.data = ha;
-    int rv = pgi_query(ha->pg, &ha->op, (const char *const *)q, n, SQL_TIMEOUT_MS, op_cb);
+    int rv = pgi_query(ha->pg, &ha->op, (const char *const *)q, n, SQL_TIMEOUT_MS, ha__op_cb);
     for (size_t i = 0; i < n; i++) {
         memset(q[i], 0, strlen(q[i])); /* some hold passwords */
         rg_free(q[i]);
@@ -273,31 +342,31 @@ static void act_initdb(struct ha *ha, int status)
         rg_log(RG_ERROR, HA_LOGM, "bootstrap failed (%s): removing the half-made data directory",
                ha->op.errmsg);
         ha->step = 100;
-        if (pgi_wipe(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (pgi_wipe(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     }
     switch (s) {
     case 0:
         ha->op.data = ha;
-        if (!ha__lease_mine(ha) || pgi_initdb(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (!ha__lease_mine(ha) || pgi_initdb(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 1:
-        if (configure(ha, false) != 0) {
-            step(ha, RG_EIO);
+        if (ha__configure(ha, false) != 0) {
+            ha__act_step(ha, RG_EIO);
         }
         return;
     case 2:
-        if (!may_be_primary(ha) || pgi_start(ha->pg, &ha->op, op_cb) != 0) {
-            step(ha, RG_EIO);
+        if (!ha__may_be_primary(ha) || pgi_start(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_step(ha, RG_EIO);
         }
         return;
     case 3:
         if (create_users(ha) != 0) {
-            step(ha, RG_EIO);
+            ha__act_step(ha, RG_EIO);
         }
         return;
     case 4: {
@@ -310,17 +379,17 @@ static void act_initdb(struct ha *ha, int status)
         ha->action.act = HA_SET_INITIALIZE; /* the rest is SET_INITIALIZE's */
         ha->step = 1;
         if (id[0] == '\0' || propose_initialize(ha, id) != 0) {
-            done(ha, RG_EIO);
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     }
     default:
-        done(ha, RG_EIO); /* after the wipe */
+        ha__act_finish(ha, RG_EIO); /* after the wipe */
         return;
     }
 }
 
-static bool resolve_target(struct ha *ha, const char *target)
+bool ha__resolve_target(struct ha *ha, const char *target)
 {
     char name[STORE_NAME_SIZE];
     if (target == NULL) {
@@ -347,38 +416,38 @@ static void act_clone(struct ha *ha, int status)
             rg_log(RG_WARNING, HA_LOGM, "clone failed (%s): removing the partial copy",
                    ha->op.errmsg);
             ha->step = 100;
-            if (pgi_wipe(ha->pg, &ha->op, op_cb) == 0) {
+            if (pgi_wipe(ha->pg, &ha->op, ha__op_cb) == 0) {
                 return;
             }
         }
-        done(ha, status);
+        ha__act_finish(ha, status);
         return;
     }
     switch (s) {
     case 0:
         ha->op.data = ha;
-        if (!resolve_target(ha, ha->action.target) ||
-            pgi_basebackup(ha->pg, &ha->op, ha->target_host, ha->target_port, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (!ha__resolve_target(ha, ha->action.target) ||
+            pgi_basebackup(ha->pg, &ha->op, ha->target_host, ha->target_port, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 1:
-        if (configure(ha, true) != 0) {
-            done(ha, RG_EIO);
+        if (ha__configure(ha, true) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 2:
-        if (pgi_start(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (pgi_start(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 3:
         snprintf(ha->following, sizeof ha->following, "%s", ha->target);
         ha__callback(ha, "on_start", "replica");
-        done(ha, 0);
+        ha__act_finish(ha, 0);
         return;
     default:
-        done(ha, RG_EIO); /* after the wipe */
+        ha__act_finish(ha, RG_EIO); /* after the wipe */
         return;
     }
 }
@@ -387,26 +456,27 @@ static void act_start(struct ha *ha, int status, bool primary)
 {
     int s = ha->step++;
     if (s > 0 && status != 0) {
-        done(ha, status);
+        ha__act_finish(ha, status);
         return;
     }
     switch (s) {
     case 0:
         if ((primary && !ha__lease_mine(ha)) ||
-            !resolve_target(ha, primary ? NULL : ha->action.target) ||
-            configure(ha, !primary) != 0) {
-            done(ha, RG_EIO);
+            !ha__resolve_target(ha, primary ? NULL : ha->action.target) ||
+            ha__configure(ha, !primary) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 1:
-        if ((primary && !may_be_primary(ha)) || pgi_start(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if ((primary && !ha__may_be_primary(ha)) || pgi_start(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     default:
         snprintf(ha->following, sizeof ha->following, "%s", primary ? "" : ha->target);
-        ha__callback(ha, "on_start", primary ? "primary" : "replica");
-        done(ha, 0);
+        ha__callback(ha, ha->restarting ? "on_restart" : "on_start",
+                     primary ? "primary" : "replica");
+        ha__act_finish(ha, 0);
         return;
     }
 }
@@ -446,13 +516,21 @@ static int propose_history(struct ha *ha)
         entry, cJSON_CreateString(cJSON_IsString(reason) ? reason->valuestring : "promoted"));
     cJSON_AddItemToArray(entry, cJSON_CreateString(when));
     cJSON_AddItemToArray(entry, cJSON_CreateString(ha->cfg->name));
+    uint64_t now = store_now_ct(ha->store);
+    if (ha->took_epoch == ha__store_epoch(ha) && ha->took_ct != 0 && now > ha->took_ct) {
+        /* Regent's sixth element: how long the cluster had no primary, from
+         * the end of the old one's service to this promotion's end. */
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddNumberToObject(extra, "unavailable_ms", (double)(now - ha->took_ct));
+        cJSON_AddItemToArray(entry, extra);
+    }
     struct store_cmd cmd;
     store_cmd_init(&cmd);
     cmd.op = STORE_OP_HISTORY_ADD;
     snprintf(cmd.name, sizeof cmd.name, "%s", ha->cfg->name);
-    cmd.epoch = store_epoch(ha);
+    cmd.epoch = ha__store_epoch(ha);
     cmd.json = entry;
-    return propose(ha, &cmd);
+    return ha__act_propose(ha, &cmd);
 }
 
 static void act_promote(struct ha *ha, int status)
@@ -462,65 +540,78 @@ static void act_promote(struct ha *ha, int status)
         "pg_current_wal_lsn()), 1, 8))::bit(32)::int)), 8, '0') || '.history') AS history"};
     int s = ha->step++;
     if (s > 0 && status != 0 && s <= 2) {
-        done(ha, status);
+        ha__act_finish(ha, status);
         return;
     }
     switch (s) {
     case 0:
         ha->op.data = ha;
-        if (!may_be_primary(ha) || pgi_promote(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (!ha__may_be_primary(ha) || pgi_promote(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 1:
         ha->following[0] = '\0';
         ha->target[0] = '\0';
         ha__callback(ha, "on_role_change", "primary");
-        if (configure(ha, false) != 0) {
-            done(ha, RG_EIO);
+        if (ha__configure(ha, false) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 2:
-        if (pgi_query(ha->pg, &ha->op, q, 1, SQL_TIMEOUT_MS, op_cb) != 0) {
-            done(ha, 0);
+        if (pgi_query(ha->pg, &ha->op, q, 1, SQL_TIMEOUT_MS, ha__op_cb) != 0) {
+            ha__act_finish(ha, 0);
         }
         return;
     case 3:
         if (status != 0 || propose_history(ha) != 0) {
             rg_log(RG_WARNING, HA_LOGM, "promoted, but the history entry was not written: %s",
                    status != 0 ? ha->op.errmsg : "no history file");
-            done(ha, 0);
+            ha__act_finish(ha, 0);
         }
         return;
     default:
-        done(ha, 0);
+        ha__act_finish(ha, 0);
         return;
     }
 }
 
-static void act_follow(struct ha *ha, int status)
+/* Write the configuration and reload (no restart): to stream from
+ * action.target (FOLLOW), or with new parameters in the same role and from
+ * the same upstream (RECONFIGURE). */
+static void act_rewrite(struct ha *ha, int status)
 {
+    bool follow = ha->action.act == HA_FOLLOW;
+    bool standby = follow || ha->st.in_recovery;
     int s = ha->step++;
     if (s > 0 && status != 0) {
-        done(ha, status);
+        ha__act_finish(ha, status);
         return;
     }
     switch (s) {
-    case 0:
-        if (!resolve_target(ha, ha->action.target) || configure(ha, true) != 0) {
-            done(ha, RG_EIO);
+    case 0: {
+        const char *to = follow                                ? ha->action.target
+                         : standby && ha->following[0] != '\0' ? ha->following
+                                                               : NULL;
+        if (!ha__resolve_target(ha, to) || ha__configure(ha, standby) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
+    }
     case 1:
-        if (pgi_reload(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (pgi_reload(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     default:
-        snprintf(ha->following, sizeof ha->following, "%s", ha->target);
-        rg_log(RG_INFO, HA_LOGM, "now streaming from %s (%s:%u)", ha->target, ha->target_host,
-               ha->target_port);
-        done(ha, 0);
+        if (follow) {
+            snprintf(ha->following, sizeof ha->following, "%s", ha->target);
+            rg_log(RG_INFO, HA_LOGM, "now streaming from %s (%s:%u)", ha->target, ha->target_host,
+                   ha->target_port);
+        } else {
+            rg_log(RG_INFO, HA_LOGM, "configuration written and PostgreSQL reloaded");
+        }
+        ha__act_finish(ha, 0);
         return;
     }
 }
@@ -530,10 +621,10 @@ static void act_demote(struct ha *ha, int status)
     if (ha->step++ == 0) {
         ha->primary_allowed = false;
         ha->op.data = ha;
-        if (pgi_stop(ha->pg, &ha->op, PGI_STOP_IMMEDIATE, op_cb) != 0) {
+        if (pgi_stop(ha->pg, &ha->op, PGI_STOP_IMMEDIATE, ha__op_cb) != 0) {
             /* It must not go on as a primary: kill it. */
             pgi_fence(ha->pg);
-            done(ha, RG_EIO);
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     }
@@ -541,7 +632,7 @@ static void act_demote(struct ha *ha, int status)
         pgi_fence(ha->pg);
     }
     ha__callback(ha, "on_role_change", "demoted");
-    done(ha, status);
+    ha__act_finish(ha, status);
 }
 
 static bool clean(const struct pgi_controldata *c)
@@ -555,8 +646,8 @@ static void rejoin_diverged(struct ha *ha, const char *why)
     if (ha->set.use_pg_rewind) {
         rg_log(RG_WARNING, HA_LOGM, "rejoin %s: %s: running pg_rewind", ha->target, why);
         ha->step = 10;
-        if (pgi_rewind(ha->pg, &ha->op, ha->target_host, ha->target_port, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (pgi_rewind(ha->pg, &ha->op, ha->target_host, ha->target_port, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     }
@@ -566,8 +657,8 @@ static void rejoin_diverged(struct ha *ha, const char *why)
                "(remove_data_directory_on_diverged_timelines)",
                ha->target, why);
         ha->step = 20;
-        if (pgi_wipe(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (pgi_wipe(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     }
@@ -577,7 +668,7 @@ static void rejoin_diverged(struct ha *ha, const char *why)
         "%s; neither use_pg_rewind nor remove_data_directory_on_diverged_timelines is set", why);
     rg_log(RG_ERROR, HA_LOGM, "rejoin %s refused, PostgreSQL stays stopped: %s", ha->target,
            ha->refused_why);
-    done(ha, 0);
+    ha__act_finish(ha, 0);
 }
 
 static void act_rejoin(struct ha *ha, int status)
@@ -587,36 +678,37 @@ static void act_rejoin(struct ha *ha, int status)
     switch (s) {
     case 0:
         ha->op.data = ha;
-        if (!resolve_target(ha, ha->action.target)) {
-            done(ha, RG_EIO);
+        if (!ha__resolve_target(ha, ha->action.target)) {
+            ha__act_finish(ha, RG_EIO);
             return;
         }
         if (!clean(&ha->dir.controldata)) {
-            if (pgi_crash_recover(ha->pg, &ha->op, op_cb) != 0) {
-                done(ha, RG_EIO);
+            if (pgi_crash_recover(ha->pg, &ha->op, ha__op_cb) != 0) {
+                ha__act_finish(ha, RG_EIO);
             }
             return;
         }
-        step(ha, 0);
+        ha__act_step(ha, 0);
         return;
     case 1:
-        if (status != 0 || pgi_inspect(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, status != 0 ? status : RG_EIO);
+        if (status != 0 || pgi_inspect(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, status != 0 ? status : RG_EIO);
         }
         return;
     case 2:
         if (status != 0 || !ha->op.dir.have_controldata) {
-            done(ha, status != 0 ? status : RG_EIO);
+            ha__act_finish(ha, status != 0 ? status : RG_EIO);
             return;
         }
         ha->dir = ha->op.dir;
-        if (pgi_timeline_history(ha->pg, &ha->op, ha->target_host, ha->target_port, op_cb) != 0) {
-            done(ha, RG_EIO);
+        if (pgi_timeline_history(ha->pg, &ha->op, ha->target_host, ha->target_port, ha__op_cb) !=
+            0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 3:
         if (status != 0) {
-            done(ha, status);
+            ha__act_finish(ha, status);
             return;
         }
         if (pgi_history_diverged(ha->op.text, ha->op.leader_timeline, ha->dir.controldata.timeline,
@@ -627,7 +719,7 @@ static void act_rejoin(struct ha *ha, int status)
         rg_log(RG_INFO, HA_LOGM, "rejoin %s: our history is a prefix of the primary's: following",
                ha->target);
         ha->step = 30;
-        step(ha, 0);
+        ha__act_step(ha, 0);
         return;
     case 10: /* pg_rewind finished */
         if (status != 0) {
@@ -635,31 +727,31 @@ static void act_rejoin(struct ha *ha, int status)
                 rg_log(RG_WARNING, HA_LOGM, "pg_rewind failed (%s): removing the data directory",
                        ha->op.errmsg);
                 ha->step = 20;
-                if (pgi_wipe(ha->pg, &ha->op, op_cb) != 0) {
-                    done(ha, RG_EIO);
+                if (pgi_wipe(ha->pg, &ha->op, ha__op_cb) != 0) {
+                    ha__act_finish(ha, RG_EIO);
                 }
                 return;
             }
             ha->refused = true;
             rg_errmsg_printf(ha->refused_why, "pg_rewind failed: %s", ha->op.errmsg);
-            done(ha, status);
+            ha__act_finish(ha, status);
             return;
         }
         ha->step = 30;
-        step(ha, 0);
+        ha__act_step(ha, 0);
         return;
     case 20: /* wiped: the next cycle clones */
     case 21:
-        done(ha, status);
+        ha__act_finish(ha, status);
         return;
     case 30:
-        if (configure(ha, true) != 0) {
-            done(ha, RG_EIO);
+        if (ha__configure(ha, true) != 0) {
+            ha__act_finish(ha, RG_EIO);
         }
         return;
     case 31:
-        if (status != 0 || pgi_start(ha->pg, &ha->op, op_cb) != 0) {
-            done(ha, status != 0 ? status : RG_EIO);
+        if (status != 0 || pgi_start(ha->pg, &ha->op, ha__op_cb) != 0) {
+            ha__act_finish(ha, status != 0 ? status : RG_EIO);
         }
         return;
     default:
@@ -667,12 +759,12 @@ static void act_rejoin(struct ha *ha, int status)
             snprintf(ha->following, sizeof ha->following, "%s", ha->target);
             ha__callback(ha, "on_role_change", "replica");
         }
-        done(ha, status);
+        ha__act_finish(ha, status);
         return;
     }
 }
 
-static void step(struct ha *ha, int status)
+void ha__act_step(struct ha *ha, int status)
 {
     switch (ha->action.act) {
     case HA_CLAIM:
@@ -697,7 +789,8 @@ static void step(struct ha *ha, int status)
         act_promote(ha, status);
         return;
     case HA_FOLLOW:
-        act_follow(ha, status);
+    case HA_RECONFIGURE:
+        act_rewrite(ha, status);
         return;
     case HA_DEMOTE:
         act_demote(ha, status);
@@ -705,9 +798,24 @@ static void step(struct ha *ha, int status)
     case HA_REJOIN:
         act_rejoin(ha, status);
         return;
+    case HA_HANDOVER:
+        ha__act_handover(ha, status);
+        return;
+    case HA_RELEASE:
+        ha__act_release(ha, status);
+        return;
+    case HA_CLEAR_FAILOVER:
+        ha__act_clear_failover(ha, status);
+        return;
+    case HA_RESTART:
+        ha__act_restart(ha, status);
+        return;
+    case HA_REINIT:
+        ha__act_reinit(ha, status);
+        return;
     case HA_WAIT:
     case HA_EXIT:
-        done(ha, 0);
+        ha__act_finish(ha, 0);
         return;
     }
 }
@@ -720,8 +828,8 @@ void ha__act_start(struct ha *ha, const struct ha_action *a)
     snprintf(ha->target, sizeof ha->target, "%s", a->target != NULL ? a->target : "");
     ha->action.target = a->target != NULL ? ha->target : NULL;
     ha->step = 0;
-    ha->act_epoch = store_epoch(ha);
+    ha->act_epoch = ha__store_epoch(ha);
     ha->op.errmsg[0] = '\0';
     ha->op.data = ha;
-    step(ha, 0);
+    ha__act_step(ha, 0);
 }

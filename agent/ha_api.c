@@ -20,6 +20,7 @@
 #include "agent/ha_internal.h"
 #include "agent/ha_run.h"
 #include "agent/rg_log.h"
+#include "api/api_metrics.h"
 
 #define STATUS_PROBE_TIMEOUT_MS 150
 
@@ -43,7 +44,7 @@ void ha__node_status(struct ha *ha, struct api_node_status *st, cJSON **scratch)
         ha->view_at = now;
     }
     st->have_view = ha->view_at != 0 && now - ha->view_at < ha->set.ttl_ms;
-    st->paused = false;
+    st->paused = ha->set.paused;
     bool running = ha->pgstate == HA_PG_RUNNING;
     st->state = ha->pgstate == HA_PG_RUNNING       ? "running"
                 : ha->pgstate == HA_PG_UNREACHABLE ? "starting"
@@ -53,7 +54,10 @@ void ha__node_status(struct ha *ha, struct api_node_status *st, cJSON **scratch)
         st->state = "creating replica";
     } else if (ha->acting && ha->action.act == HA_INITDB) {
         st->state = "initializing new cluster";
+    } else if (ha->acting && ha->restarting) {
+        st->state = "restarting";
     }
+    st->scheduled_restart = ha__mgmt_scheduled(ha, scratch);
     st->role = running ? (ha->st.in_recovery ? "replica" : "primary")
                        : (ha->pgstate == HA_PG_NO_DATA ? "uninitialized" : "demoted");
     if (running) {
@@ -136,6 +140,16 @@ static void on_readiness(void *data, struct api_req *req)
     cJSON_Delete(scratch);
 }
 
+static void on_metrics(void *data, struct api_req *req)
+{
+    struct ha *ha = ha_of(data);
+    struct api_node_status st;
+    cJSON *scratch;
+    ha__node_status(ha, &st, &scratch);
+    api_metrics_reply(req, &st, ha->store);
+    cJSON_Delete(scratch);
+}
+
 static void on_history(void *data, struct api_req *req)
 {
     struct ha *ha = ha_of(data);
@@ -152,6 +166,11 @@ static const struct api_route routes[] = {
     {"GET", "/patroni", on_patroni},
     {"GET", "/history", on_history},
     {"GET", "/readiness", on_readiness},
+    {"GET", "/metrics", on_metrics},
+    {"POST", "/restart", ha__on_restart},
+    {"DELETE", "/restart", ha__on_restart_delete},
+    {"POST", "/reload", ha__on_reload},
+    {"POST", "/reinitialize", ha__on_reinitialize},
     HEALTH("/"),
     HEALTH("/primary"),
     HEALTH("/master"),

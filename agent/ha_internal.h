@@ -45,6 +45,7 @@ struct ha_settings {
     bool check_timeline, use_slots, use_pg_rewind;
     bool remove_on_diverged, remove_on_rewind_failure;
     bool nofailover, noloadbalance, clonefrom;
+    bool paused; /* the dynamic configuration's pause */
     int failover_priority;
     const char *replicatefrom;
     const cJSON *dynamic_parameters; /* dynamic postgresql.parameters, or NULL */
@@ -54,6 +55,17 @@ struct ha_settings {
     unsigned callbacks_timeout_ms;
     /* PostgreSQL users (postgresql.authentication) */
     const char *su_user, *su_password, *rep_user, *rep_password, *rw_user, *rw_password;
+};
+
+/* An operator's restart: its conditions (POST /restart). */
+struct ha_restart {
+    char role[16];    /* "" any */
+    char version[24]; /* postgres_version as given, "" none */
+    unsigned version_num;
+    bool if_pending; /* restart_pending */
+    unsigned timeout_ms;
+    char schedule[48]; /* as given, "" immediate */
+    int64_t at_ms;     /* unix ms of the schedule */
 };
 
 /* One queued callback script. */
@@ -116,9 +128,44 @@ struct ha {
     bool transfer_out;
     bool releasing;
     struct store_req release_req;
+    char handed_to[STORE_NAME_SIZE]; /* whom our last handover named ("" none) */
+    uint64_t took_epoch;             /* the epoch that last came to us */
+    uint64_t took_ct;     /* when the service of its previous holder ended (0: nobody's) */
     struct pgi_op lsn_op; /* the primary's flush LSN, for the next renewal */
     bool lsn_out;
     uint64_t primary_lsn;
+
+    /* switchover (ha_switch.c) */
+    uv_timer_t sched_timer; /* wakes the cycle when a scheduled switchover is due */
+    uv_timer_t gate_timer;  /* the handover candidate's replay polls */
+    struct pgi_op gate_op;
+    bool gate_out;
+    uint64_t gate_epoch; /* the handover epoch whose LSN we replayed past (0: none) */
+
+    /* the operator's requests (ha_mgmt.c) */
+    struct api_req *restart_wait; /* an immediate POST /restart waiting for its end */
+    uv_timer_t restart_wait_timer;
+    bool restart_due;
+    bool restart_scheduled;
+    struct ha_restart restart_sched;
+    uv_timer_t restart_sched_timer;
+    bool restarting; /* the start that follows is a restart's (on_restart, the reply) */
+    bool reinit_due, reinit_from_leader;
+    /* the configuration (ha_act.c) */
+    cJSON *written;       /* owned: {"parameters", "pg_hba"} as last written, NULL unknown */
+    char *param_warnings; /* owned: the last warnings about them, said once */
+    struct {
+        bool known;
+        unsigned max_connections, max_worker_processes, max_wal_senders, max_prepared_xacts,
+            max_locks_per_xact;
+        uint64_t at; /* boot ms when read */
+    } hs;            /* the primary's hot-standby settings, from our control file */
+
+    /* pause, as our renewals say it (ha_lease.c) */
+    unsigned fencing_out; /* renewals in flight that said fencing = true */
+    uint64_t renew_seq;   /* renewals sent */
+    uint64_t ok_seq;      /* the newest renewal that applied, by send order */
+    bool ok_fencing;      /* and what it said */
 
     /* side work (ha_side.c) */
     struct pgi_op slot_op;
@@ -166,9 +213,37 @@ const char *ha__upstream(const struct ha *ha, const char *name, const char *hold
 void ha__handle_closed(uv_handle_t *h);
 void ha__maybe_close(struct ha *ha);
 
-/* ha_act.c */
+/* ha_act.c — and the pieces the action chains of other files share: a
+ * chain's pgi operations complete in ha__op_cb, its proposals through
+ * ha__act_propose (a refusal arrives as RG_ECONFLICT with op.errmsg), and
+ * it ends with ha__act_finish. */
 void ha__act_start(struct ha *ha, const struct ha_action *a);
-cJSON *ha__pg_parameters(struct ha *ha);
+/* The parameters PostgreSQL should run with now (a standby's raised to the
+ * primary's hot-standby settings). Caller cJSON_Delete()s. */
+cJSON *ha__pg_parameters(struct ha *ha, bool standby);
+/* Does the running PostgreSQL need ha__configure and a reload? */
+bool ha__reconfigure_needed(struct ha *ha);
+/* The control data just read: remember the hot-standby settings. */
+void ha__hot_standby_seen(struct ha *ha, const struct pgi_controldata *c);
+/* Those settings (the primary's, on a standby), by GUC name; 0 when unknown. */
+#define HA_HS_SETTINGS 5
+struct ha_hs_setting {
+    const char *name;
+    unsigned primary;
+};
+size_t ha__hot_standby(const struct ha *ha, struct ha_hs_setting out[HA_HS_SETTINGS]);
+void ha__op_cb(struct pgi_op *op, int status);
+/* Run the next step of the action in ha->action (after changing it). */
+void ha__act_step(struct ha *ha, int status);
+int ha__act_propose(struct ha *ha, struct store_cmd *cmd);
+void ha__act_finish(struct ha *ha, int status);
+uint64_t ha__store_epoch(const struct ha *ha);
+/* Write the configuration: a primary's, or a standby's of ha->target. */
+int ha__configure(struct ha *ha, bool standby);
+/* ha->target, target_host and target_port for member @target (NULL: none). */
+bool ha__resolve_target(struct ha *ha, const char *target);
+/* The lease is checked, then primary_allowed set, before the operation. */
+bool ha__may_be_primary(struct ha *ha);
 
 /* ha_lease.c */
 int ha__lease_init(struct ha *ha);
@@ -177,6 +252,42 @@ void ha__lease_close(struct ha *ha);
 /* Propose release(me, epoch, lsn); @cb when applied (or failed). */
 int ha__lease_release(struct ha *ha, uint64_t lsn, store_req_cb cb);
 
+/* Renew at once (the handover gate opened). */
+void ha__lease_renew_now(struct ha *ha);
+/* May PostgreSQL go unfenced now? Only in pause, once the store's last
+ * applied renewal of ours said fencing = false and none saying true is in
+ * flight (DESIGN.md, "Leases", rule 6). */
+bool ha__lease_unfenced(struct ha *ha);
+
+/* ha_switch.c */
+void ha__switch_init(struct ha *ha);
+void ha__switch_close(struct ha *ha);
+void ha__switch_facts(struct ha *ha, struct ha_facts *f);
+/* May our renewal confirm the lease now? false while we are an unconfirmed
+ * handover target that has not replayed past its LSN (it polls meanwhile
+ * and renews as soon as it has). */
+bool ha__handover_gate(struct ha *ha);
+void ha__act_handover(struct ha *ha, int status);
+void ha__act_release(struct ha *ha, int status);
+void ha__act_clear_failover(struct ha *ha, int status);
+
+/* ha_mgmt.c */
+void ha__mgmt_init(struct ha *ha);
+void ha__mgmt_close(struct ha *ha);
+void ha__mgmt_facts(struct ha *ha, struct ha_facts *f);
+void ha__mgmt_member_fields(struct ha *ha, cJSON *rec);
+/* {"schedule", "postgres_version"} of a scheduled restart, or NULL (the
+ * document lives in *@scratch: cJSON_Delete() it). */
+const cJSON *ha__mgmt_scheduled(struct ha *ha, cJSON **scratch);
+/* An action ended: the operator's requests it served are settled. */
+void ha__mgmt_act_done(struct ha *ha, enum ha_act act, int status);
+void ha__act_restart(struct ha *ha, int status);
+void ha__act_reinit(struct ha *ha, int status);
+void ha__on_restart(void *data, struct api_req *req);
+void ha__on_restart_delete(void *data, struct api_req *req);
+void ha__on_reload(void *data, struct api_req *req);
+void ha__on_reinitialize(void *data, struct api_req *req);
+
 /* ha_settings.c */
 void ha__settings(struct ha *ha, struct ha_settings *set);
 /* The instance options from the configuration (strings borrowed from it). */
@@ -184,6 +295,8 @@ int ha__pg_options(struct ha *ha, struct pgi_options *o, char *listen, size_t ll
 
 /* ha_side.c */
 void ha__side_tick(struct ha *ha);
+/* Bring the replication slots in line now, not at the next loop_wait. */
+void ha__slots_now(struct ha *ha);
 void ha__callback(struct ha *ha, const char *action, const char *role);
 
 /* ha_api.c */

@@ -13,6 +13,15 @@
  * of our PostgreSQL is SIGKILLed if it may be running as a primary. Lease
  * decisions read CLOCK_BOOTTIME directly, never the loop's cached time.
  *
+ * Pause (rule 6): renewals say fencing = false, and the fence stands down
+ * only while the store's last applied renewal of ours said so and no
+ * renewal saying true is in flight — until then a grant elsewhere is still
+ * possible after an expiry, so the fence must still be there. On resume
+ * the fence is back at once, before any renewal says fencing = true.
+ *
+ * A handover target renews only once it has replayed past the handover's
+ * LSN (ha__handover_gate, ha_switch.c).
+ *
  * The holder should not lead Raft: while we hold the lease and lead, Raft
  * leadership is handed to another voter (at most every 2 s), right after a
  * renewal has applied and none is in flight — a transfer in the middle of
@@ -22,6 +31,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -35,6 +45,8 @@ struct renewal {
     struct store_req req;
     struct ha *ha;
     char id[STORE_REQ_ID_SIZE];
+    uint64_t seq;
+    bool fencing;
 };
 
 static void arm_fence(struct ha *ha);
@@ -49,9 +61,14 @@ bool ha__lease_mine(struct ha *ha)
 
 static void lease_lost(struct ha *ha, const char *why)
 {
-    if (ha->book.deadline != 0) {
+    const struct store_lease *l = &store_get_state(ha->store)->lease;
+    if (ha->handed_to[0] != '\0' && strcmp(l->holder, ha->handed_to) == 0) {
+        rg_log(RG_INFO, HA_LOGM, "lease epoch %" PRIu64 " handed over to %s", ha->book.epoch,
+               ha->handed_to);
+    } else if (ha->book.deadline != 0) {
         rg_log(RG_WARNING, HA_LOGM, "lease epoch %" PRIu64 " lost: %s", ha->book.epoch, why);
     }
+    ha->handed_to[0] = '\0';
     coord_lease_drop(&ha->book);
     ha->primary_lsn = 0;
     arm_fence(ha);
@@ -64,6 +81,9 @@ static void renewed(struct store_req *req, int status, const cJSON *reply)
     struct ha *ha = rn->ha;
     struct store_result res;
     ha->renew_out--;
+    if (rn->fencing) {
+        ha->fencing_out--;
+    }
     if (ha->closing) {
         rg_free(rn);
         ha__maybe_close(ha);
@@ -72,6 +92,10 @@ static void renewed(struct store_req *req, int status, const cJSON *reply)
     if (status == 0 && store_reply_result(reply, &res, NULL) == 0) {
         if (res.code == 0) {
             bool first = ha->book.deadline == 0 || ha->book.epoch != ha->epoch;
+            if (rn->seq > ha->ok_seq) {
+                ha->ok_seq = rn->seq;
+                ha->ok_fencing = rn->fencing;
+            }
             if (coord_lease_applied(&ha->book, rn->id, 0)) {
                 arm_fence(ha);
                 if (first) {
@@ -110,7 +134,11 @@ static void send_renewal(struct ha *ha)
     if (cmd.lsn == 0) {
         cmd.lsn = l->lsn;
     }
-    cmd.fencing = true;
+    /* In pause our renewals say we do not fence (rule 6); the fence itself
+     * stands down only once one of them has applied (ha__lease_unfenced). */
+    cmd.fencing = !ha->set.paused;
+    rn->fencing = cmd.fencing;
+    rn->seq = ++ha->renew_seq;
     store_new_req_id("renew", cmd.id);
     memcpy(rn->id, cmd.id, sizeof rn->id);
     rn->req.data = rn;
@@ -123,6 +151,14 @@ static void send_renewal(struct ha *ha)
         return;
     }
     ha->renew_out++;
+    ha->fencing_out += rn->fencing;
+}
+
+bool ha__lease_unfenced(struct ha *ha)
+{
+    const struct store_lease *l = &store_get_state(ha->store)->lease;
+    return ha->set.paused && ha->fencing_out == 0 && ha->ok_seq > 0 && !ha->ok_fencing &&
+           !l->fencing;
 }
 
 static void transferred(struct store_req *req, int status, const cJSON *reply)
@@ -198,6 +234,9 @@ static void renew_tick(uv_timer_t *t)
     if (l->epoch == 0 || l->released || strcmp(l->holder, ha->cfg->name) != 0) {
         return;
     }
+    if (!ha__handover_gate(ha)) {
+        return; /* it renews as soon as it has replayed the old primary's WAL */
+    }
     if (ha->epoch != l->epoch) {
         ha->epoch = l->epoch;
         rg_log(RG_INFO, HA_LOGM, "lease epoch %" PRIu64 " granted to us: renewing", l->epoch);
@@ -209,12 +248,38 @@ static void renew_tick(uv_timer_t *t)
     refresh_lsn(ha);
 }
 
+/* The lease just came to us: when did the old holder's service end? A
+ * handover's entry, or the old holder's last renewal as the grant records
+ * it (cluster time). For the history's "unavailable_ms". */
+static void took_over(struct ha *ha)
+{
+    const struct store_state *s = store_get_state(ha->store);
+    ha__slots_now(ha);
+    const cJSON *since = cJSON_GetObjectItemCaseSensitive(s->lease_reports, "since_ct");
+    ha->took_epoch = s->lease.epoch;
+    if (s->lease.handover_unconfirmed) {
+        ha->took_ct = s->lease.renewed_at;
+    } else if (cJSON_IsString(since)) {
+        ha->took_ct = strtoull(since->valuestring, NULL, 10);
+    } else {
+        ha->took_ct = 0; /* the bootstrap: nobody served before */
+    }
+}
+
+void ha__lease_renew_now(struct ha *ha)
+{
+    renew_tick(&ha->renew_timer);
+}
+
 void ha__lease_update(struct ha *ha)
 {
     const struct store_lease *l = &store_get_state(ha->store)->lease;
     bool ours = l->epoch != 0 && !l->released && strcmp(l->holder, ha->cfg->name) == 0;
     if (ha->book.epoch != 0 && (!ours || l->epoch != ha->book.epoch)) {
         lease_lost(ha, ours ? "a newer epoch was granted" : "the store names another holder");
+    }
+    if (ours && ha->epoch != l->epoch && ha->took_epoch != l->epoch) {
+        took_over(ha);
     }
     if (ours && ha->epoch != l->epoch) {
         /* A fresh grant: renew now rather than at the next tick. */
@@ -231,7 +296,10 @@ static void fence_now(struct ha *ha)
         arm_fence(ha); /* a renewal moved the deadline meanwhile */
         return;
     }
-    if (ha->primary_allowed) {
+    if (ha->primary_allowed && ha__lease_unfenced(ha)) {
+        rg_log(RG_WARNING, HA_LOGM,
+               "the lease deadline passed without a renewal; paused: PostgreSQL is not fenced");
+    } else if (ha->primary_allowed) {
         rg_log(RG_ERROR, HA_LOGM,
                "fence: the lease deadline passed without a renewal: killing PostgreSQL");
         pgi_fence(ha->pg);

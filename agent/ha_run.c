@@ -108,7 +108,7 @@ void ha__slot_name(const char *member, char *buf, size_t len)
 void ha__maybe_close(struct ha *ha)
 {
     if (!ha->closing || ha->cb_out || ha->n_cbq > 0 || ha->slots_out || ha->status_probe_out ||
-        ha->lsn_out) {
+        ha->lsn_out || ha->gate_out) {
         return;
     }
     if (ha->pg != NULL) {
@@ -125,6 +125,8 @@ void ha__maybe_close(struct ha *ha)
     void *arg = ha->stop_arg;
     pgi_status_close(&ha->st);
     cJSON_Delete(ha->member_sent);
+    cJSON_Delete(ha->written);
+    rg_free(ha->param_warnings);
     rg_free(ha);
     if (cb != NULL) {
         cb(arg);
@@ -281,12 +283,18 @@ static void gather_facts(struct ha *ha, struct ha_facts *f)
     f->holder_running = f->holder != NULL && member_is_running_primary(ha, f->holder);
     f->clone_from = clone_source(ha, f->holder);
     f->upstream = ha__upstream(ha, ha->cfg->name, f->holder);
+    f->paused = ha->set.paused;
+    ha__switch_facts(ha, f);
+    ha__mgmt_facts(ha, f);
 }
 
 /* --- the members record ------------------------------------------------------- */
 
 static const char *state_text(const struct ha *ha)
 {
+    if (ha->acting && ha->restarting) {
+        return "restarting";
+    }
     if (ha->acting) {
         switch (ha->action.act) {
         case HA_INITDB:
@@ -298,6 +306,8 @@ static const char *state_text(const struct ha *ha)
         case HA_REJOIN:
             return "starting";
         case HA_DEMOTE:
+        case HA_HANDOVER:
+        case HA_REINIT:
             return "stopping";
         default:
             break;
@@ -372,6 +382,10 @@ static cJSON *member_record(struct ha *ha)
     if (cfg->tags != NULL && cJSON_GetArraySize(cfg->tags) > 0) {
         cJSON_AddItemToObject(m, "tags", cJSON_Duplicate(cfg->tags, 1));
     }
+    if (ha->set.paused) {
+        cJSON_AddTrueToObject(m, "pause"); /* as Patroni's member key */
+    }
+    ha__mgmt_member_fields(ha, m);
     return m;
 }
 
@@ -464,8 +478,18 @@ static void decide(struct ha *ha)
         ha_stop(ha, ha->stop_cb, ha->stop_arg); /* it waited for us */
         return;
     }
+    unsigned loop_wait = ha->set.loop_wait_ms;
     ha__settings(ha, &ha->set);
+    if (ha->set.loop_wait_ms != loop_wait) {
+        /* loop_wait is dynamic: it takes effect without a restart. */
+        uv_timer_set_repeat(&ha->cycle_timer, ha->set.loop_wait_ms);
+    }
     gather_facts(ha, &f);
+    if (f.pg == HA_PG_RUNNING && !f.in_recovery && f.lease_mine) {
+        /* However it came to run (adopted after our own restart, say), a
+         * primary under our lease is one the fence must kill. */
+        ha->primary_allowed = true;
+    }
     ha_decide(&f, &a);
     if (a.act != ha->last_act || strcmp(a.why, ha->last_why) != 0) {
         rg_log(a.act == HA_EXIT ? RG_ERROR : RG_INFO, HA_LOGM, "%s: %s", ha_act_name(a.act), a.why);
@@ -499,19 +523,48 @@ static void probed(struct pgi_op *op, int status)
     decide(ha);
 }
 
+static void probe(struct ha *ha)
+{
+    if (pgi_probe(ha->pg, &ha->fact_op, PROBE_TIMEOUT_MS, probed) == 0) {
+        return;
+    }
+    pgi_status_close(&ha->st);
+    ha->have_st = false;
+    decide(ha);
+}
+
+static void controldata_read(struct pgi_op *op, int status)
+{
+    struct ha *ha = op->data;
+    if (status == 0) {
+        ha__hot_standby_seen(ha, &op->controldata);
+    }
+    probe(ha);
+}
+
 static void inspected(struct pgi_op *op, int status)
 {
     struct ha *ha = op->data;
     ha->have_dir = status == 0;
     if (status == 0) {
         ha->dir = op->dir;
+        if (ha->dir.have_controldata) {
+            ha__hot_standby_seen(ha, &ha->dir.controldata);
+        }
     } else {
         rg_log(RG_WARNING, HA_LOGM, "could not inspect the data directory: %s", op->errmsg);
     }
-    if (ha->have_dir && ha->dir.postmaster_alive) {
-        if (pgi_probe(ha->pg, &ha->fact_op, PROBE_TIMEOUT_MS, probed) == 0) {
+    /* A running standby's copy of the primary's hot-standby settings moves
+     * when the primary restarts with new ones: look at it now and then. */
+    if (ha->have_dir && ha->dir.postmaster_alive && ha->have_st && ha->st.in_recovery &&
+        rg_boottime_ms() - ha->hs.at >= ha->set.loop_wait_ms) {
+        if (pgi_controldata(ha->pg, &ha->fact_op, controldata_read) == 0) {
             return;
         }
+    }
+    if (ha->have_dir && ha->dir.postmaster_alive) {
+        probe(ha);
+        return;
     }
     pgi_status_close(&ha->st);
     ha->have_st = false;
@@ -553,7 +606,11 @@ void ha__act_done(struct ha *ha, int status, const char *errmsg)
     if (status != 0) {
         rg_log(RG_WARNING, HA_LOGM, "%s failed: %s", ha_act_name(ha->action.act), errmsg);
         ha->last_why[0] = '\0'; /* say it again next time */
+        /* What was written may not be what runs: look again. */
+        cJSON_Delete(ha->written);
+        ha->written = NULL;
     }
+    ha__mgmt_act_done(ha, ha->action.act, status);
     if (ha->stopping) {
         ha_stop(ha, ha->stop_cb, ha->stop_arg);
         return;
@@ -618,6 +675,10 @@ int ha_start(struct ha **out, uv_loop_t *loop, const struct ha_options *o, char 
         rg_errmsg_printf(errmsg, "could not create the fence timer");
         rv = RG_EIO;
     }
+    if (rv == 0) {
+        ha__switch_init(ha);
+        ha__mgmt_init(ha);
+    }
     if (rv != 0) {
         if (ha->pg != NULL) {
             pgi_free(ha->pg, NULL, NULL);
@@ -650,6 +711,8 @@ static void close_all(struct ha *ha)
     store_set_app_rpc(ha->store, NULL, NULL);
     ha__status_answer_all(ha);
     ha__lease_close(ha);
+    ha__switch_close(ha);
+    ha__mgmt_close(ha);
     ha->cycle_timer.data = ha;
     ha->kick_timer.data = ha;
     uv_close((uv_handle_t *)&ha->cycle_timer, ha__handle_closed);
@@ -718,6 +781,14 @@ void ha_stop(struct ha *ha, void (*cb)(void *arg), void *arg)
         return; /* decide() sees stopping; the next call of ours comes from there */
     }
     if (ha->leave_pg) {
+        close_all(ha);
+        return;
+    }
+    if (ha->set.paused) {
+        /* Patroni's paused shutdown: PostgreSQL keeps running, the lease
+         * stays (our last renewal said we do not fence: nobody is granted
+         * it meanwhile). */
+        rg_log(RG_INFO, HA_LOGM, "paused: leaving PostgreSQL running and the lease in place");
         close_all(ha);
         return;
     }

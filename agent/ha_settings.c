@@ -61,6 +61,7 @@ void ha__settings(struct ha *ha, struct ha_settings *set)
                                        ? (uint64_t)lag->valuedouble
                                        : cfg->lease.maximum_lag_on_failover;
     set->check_timeline = dyn_bool(ha, NULL, "check_timeline", false);
+    set->paused = dyn_bool(ha, NULL, "pause", false);
     set->use_slots = dyn_bool(ha, "postgresql", "use_slots", true);
     set->use_pg_rewind = dyn_bool(ha, "postgresql", "use_pg_rewind", pg->use_pg_rewind);
     set->remove_on_diverged = pg->remove_data_directory_on_diverged_timelines;

@@ -7,7 +7,10 @@
  * cascading ones, on a replica the members whose replicatefrom names it —
  * named after the member, and drops the other physical slots (as Patroni,
  * which does not keep unknown slots either), at most once per loop_wait.
- * Active slots are never dropped.
+ * Active slots are never dropped. A member the lease has just come to
+ * creates its slots at once, still a standby: the other members repoint at
+ * it as soon as the lease moves, and a walreceiver refused for a missing
+ * slot waits wal_retrieve_retry_interval (5 s) before it tries again.
  *
  * Callbacks: on_start, on_stop, on_restart, on_reload, on_role_change run
  * one at a time in the order they were asked for, each with a deadline;
@@ -79,7 +82,8 @@ static void slots_listed(struct pgi_op *op, int status)
         const char *slot = pgi_result_get(r, i, "slot_name");
         const char *active = pgi_result_get(r, i, "active");
         if (slot != NULL && !wanted(ha, slot) && active != NULL && strcmp(active, "f") == 0) {
-            rg_log(RG_INFO, HA_LOGM, "dropping the replication slot %s: no such member", slot);
+            rg_log(RG_INFO, HA_LOGM,
+                   "dropping the replication slot %s: no member streams from us through it", slot);
             q[n++] = rg_asprintf("SELECT pg_drop_replication_slot('%s')", slot);
         }
     }
@@ -200,6 +204,12 @@ void ha__callback(struct ha *ha, const char *action, const char *role)
     snprintf(c->action, sizeof c->action, "%s", action);
     snprintf(c->role, sizeof c->role, "%s", role);
     callback_next(ha);
+}
+
+void ha__slots_now(struct ha *ha)
+{
+    ha->slots_at = 0;
+    slots_tick(ha);
 }
 
 void ha__side_tick(struct ha *ha)

@@ -9,6 +9,14 @@
  * a handler. The handler gets a struct api_req and replies now or later with
  * api_reply_*().
  *
+ * Access control. Before the handler of an unsafe request (any method but
+ * GET, HEAD and OPTIONS) runs, api_secure_check() judges the facts gathered
+ * here: the client's address, whether the connection's TLS handshake
+ * verified a client certificate (recorded on the api_conn by on_handshake),
+ * the Authorization header. A refusal is answered here (403/401, text) and
+ * the handler never runs. With a certificate set, accept_ctx.ssl_ctx makes
+ * h2o_accept() run the TLS handshake before any request.
+ *
  * Request lifetime (the tricky part). h2o frees a request's pool when the
  * response is done or the connection goes away — and a client that
  * disconnects while a handler is still waiting (on a Raft commit, say) does
@@ -54,12 +62,15 @@
 
 #include "agent/rg.h"
 #include "agent/rg_log.h"
+#include "api/api_internal.h"
 
 enum server_state { SRV_RUNNING, SRV_STOPPING, SRV_DISPOSING, SRV_CLOSED };
 
 struct api_conn {
     uv_tcp_t tcp; /* handed to h2o after accept; freed in its close callback */
     struct api_server *srv;
+    h2o_socket_t *sock; /* borrowed: h2o's socket on tcp, NULL until accepted */
+    bool cert_ok;       /* TLS verified a client certificate (api_secure.c) */
     struct api_conn *prev, *next;
 };
 
@@ -76,7 +87,8 @@ struct api_server {
     enum server_state state;
     h2o_globalconf_t config;
     h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
+    h2o_accept_ctx_t accept_ctx; /* .ssl_ctx: api_secure's, NULL for plain HTTP */
+    struct api_secure *sec;      /* owned: access control and TLS */
     uv_tcp_t listener;
     bool listener_open;
     uv_idle_t finisher; /* drives steps 2 and 3 of stop */
@@ -321,6 +333,87 @@ static void build_allow(const struct api_server *s, h2o_iovec_t path, char *buf,
     }
 }
 
+/* --- access control (the rules: api_access.c; the state: api_secure.c) --- */
+
+static struct api_conn *conn_of_socket(struct api_server *s, const void *sock)
+{
+    for (struct api_conn *c = s->conns; c != NULL && sock != NULL; c = c->next) {
+        if (c->sock == sock) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void on_handshake(void *arg, const void *sock, bool cert_ok)
+{
+    struct api_conn *c = conn_of_socket(arg, sock);
+    if (c != NULL) {
+        c->cert_ok = cert_ok;
+    }
+}
+
+/* The verdict on an unsafe request; @ip gets the client's address (logs). */
+static enum api_access_verdict
+access_check(struct api_server *s, h2o_req_t *req, char *ip, size_t iplen)
+{
+    h2o_conn_t *conn = req->conn;
+    struct sockaddr_storage ss;
+    socklen_t slen = 0;
+    if (conn->callbacks->get_peername != NULL) {
+        slen = conn->callbacks->get_peername(conn, (struct sockaddr *)&ss);
+    }
+    struct api_net addr;
+    snprintf(ip, iplen, "?");
+    if (slen > 0 && api_net_from_sockaddr((struct sockaddr *)&ss, &addr)) {
+        inet_ntop(addr.family, addr.addr, ip, (socklen_t)iplen);
+    }
+    bool cert_ok = false;
+    if (conn->callbacks->get_socket != NULL) {
+        struct api_conn *c = conn_of_socket(s, conn->callbacks->get_socket(conn));
+        cert_ok = c != NULL && c->cert_ok;
+    }
+    const char *authz = NULL;
+    size_t authz_len = 0;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i >= 0) {
+        authz = req->headers.entries[i].value.base;
+        authz_len = req->headers.entries[i].value.len;
+    }
+    return api_secure_check(s->sec, slen > 0 ? (struct sockaddr *)&ss : NULL, cert_ok, authz,
+                            authz_len);
+}
+
+/* Answer a refused request; the handler never sees it. The log line names
+ * the client and the reason, never a header's value. */
+static void refuse(struct api_req *ar, enum api_access_verdict v, const char *ip)
+{
+    int status = api_access_verdict_status(v);
+    const char *text = api_access_verdict_text(v);
+    rg_log(RG_WARNING, "api", "%s %s from %s refused: %d %s", ar->method, ar->path, ip, status,
+           text);
+    if (status == 401) {
+        api_reply_header(ar, "WWW-Authenticate", "Basic realm=\"Patroni\"");
+    }
+    api_reply_text(ar, status, text);
+}
+
+int api_server_set_security(struct api_server *s, const struct api_security *sec, char *errmsg)
+{
+    int rv = api_secure_set(s->sec, sec, errmsg);
+    if (rv == 0) {
+        s->accept_ctx.ssl_ctx = api_secure_ssl_ctx(s->sec);
+    }
+    return rv;
+}
+
+void api_server_set_members(struct api_server *s, const char *const *hosts, size_t n)
+{
+    api_secure_set_members(s->sec, hosts, n);
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct api_server *s = ((struct api_handler *)self)->srv;
@@ -342,6 +435,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         path_known = path_known || match > 0;
         if (m && match > 0) {
             struct api_req *ar = req_new(s, req, match - 1);
+            if (api_access_unsafe_method(req->method.base, req->method.len)) {
+                char ip[INET6_ADDRSTRLEN];
+                enum api_access_verdict v = access_check(s, req, ip, sizeof ip);
+                if (v != API_ACCESS_OK) {
+                    refuse(ar, v, ip);
+                    return 0;
+                }
+            }
             r->fn(s->data, ar);
             return 0;
         }
@@ -404,8 +505,10 @@ static void on_accept(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_close);
-    h2o_accept(&s->accept_ctx, sock);
+    c->sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_close);
+    /* With TLS, h2o_accept starts the handshake (bounded by h2o's
+     * handshake timeout); on_handshake() records its client certificate. */
+    h2o_accept(&s->accept_ctx, c->sock);
 }
 
 /* --- listening ----------------------------------------------------------- */
@@ -556,6 +659,7 @@ int api_server_start(struct api_server **out,
     h2o_context_init(&s->ctx, loop, &s->config);
     s->accept_ctx.ctx = &s->ctx;
     s->accept_ctx.hosts = s->config.hosts;
+    s->sec = api_secure_new(loop, on_handshake, s);
 
     uv_idle_init(loop, &s->finisher);
     uv_tcp_init(loop, &s->listener);
@@ -589,6 +693,7 @@ static void on_finisher_close(uv_handle_t *h)
     void (*cb)(void *) = s->stop_cb;
     void *arg = s->stop_arg;
     RG_ASSERT(s->pending == NULL && s->conns == NULL);
+    api_secure_free(s->sec);
     rg_free(s);
     if (cb != NULL) {
         cb(arg);
@@ -773,6 +878,13 @@ void api_reply_status(struct api_req *req, int status)
 void api_reply_text(struct api_req *req, int status, const char *text)
 {
     req_send(req, status, text, strlen(text), CT_TEXT);
+    req_answered(req);
+}
+
+void api_reply_body(
+    struct api_req *req, int status, const char *content_type, const char *body, size_t len)
+{
+    req_send(req, status, body, len, content_type);
     req_answered(req);
 }
 

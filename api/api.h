@@ -74,6 +74,9 @@ void api_reply_error(struct api_req *req, int status, const char *fmt, ...)
 void api_reply_status(struct api_req *req, int status);
 /* Reply with @text as text/plain (Patroni's management replies). */
 void api_reply_text(struct api_req *req, int status, const char *text);
+/* Reply with @len bytes of @body (copied) as @content_type (GET /metrics). */
+void api_reply_body(
+    struct api_req *req, int status, const char *content_type, const char *body, size_t len);
 /* Add a response header to the reply this request will get (call before
  * the api_reply_*; copied; a no-op once the client is gone). */
 void api_reply_header(struct api_req *req, const char *name, const char *value);
@@ -81,20 +84,68 @@ void api_reply_header(struct api_req *req, const char *name, const char *value);
  * or NULL when absent. Valid in the handler before it replies. */
 const char *api_req_header(const struct api_req *req, const char *name, char *buf, size_t len);
 
+/* --- access control and TLS (api_secure.c, api_access.c) ---------------- */
+
+enum api_verify_client {
+    API_VERIFY_NONE,     /* no client certificate is asked for */
+    API_VERIFY_OPTIONAL, /* asked for; unsafe methods need a valid one (403) */
+    API_VERIFY_REQUIRED, /* the TLS handshake fails without a valid one */
+};
+
+/*
+ * Patroni's restapi security settings (spec/patroni-compat.md 1.7). Unsafe
+ * methods (all but GET, HEAD, OPTIONS) on every route are checked before
+ * the handler runs, in this order: allowlist (403 "Access is denied"),
+ * client certificate (403 "client certificate required"), credentials (401
+ * "no auth header received" / "not authenticated", with WWW-Authenticate:
+ * Basic realm="Patroni"); a refused request never reaches its handler.
+ * Strings are borrowed during the call (copied).
+ */
+struct api_security {
+    const char *username, *password;      /* HTTP Basic; both or neither */
+    const char *certfile;                 /* PEM chain: the server speaks HTTPS only; NULL: HTTP */
+    const char *keyfile;                  /* PEM key; NULL: the key is in certfile */
+    const char *cafile;                   /* CAs that sign client certificates */
+    enum api_verify_client verify_client; /* needs cafile unless NONE; ignored without certfile */
+    const char *const *allowlist;         /* addresses, CIDR blocks, host names */
+    size_t n_allowlist;
+    bool allowlist_include_members; /* also let the addresses of api_server_set_members in */
+};
+
+/*
+ * Apply @sec to the server, for connections accepted from now on (call it
+ * right after api_server_start, before the loop runs, so no connection is
+ * ever accepted without it; again on reload). The certificate files are
+ * read now (a few small local files, like the configuration itself); host
+ * names of the allowlist are resolved off the loop (uv_getaddrinfo, one at
+ * a time) and match nothing until resolved. 0, or RG_EINVAL / RG_EIO with
+ * @errmsg naming the restapi key and the file ("restapi.certfile: could
+ * not load \"/x.pem\": ..."), in which case nothing changed.
+ */
+int api_server_set_security(struct api_server *s, const struct api_security *sec, char *errmsg);
+
+/* The hosts (addresses or names, copied) of the cluster's members, for
+ * allowlist_include_members. The same list again is a no-op; names are
+ * resolved off the loop as above. */
+void api_server_set_members(struct api_server *s, const char *const *hosts, size_t n);
+
 /* --- the store's routes (api_store.c) ----------------------------------- */
 
 struct store;
 
 /* The data every route handler of a node gets: api_server_start's @data
  * must point to one (a daemon with more routes embeds it first). */
+struct cfg;
 struct api_store_ctx {
-    struct store *store; /* borrowed */
-    const char *scope;   /* borrowed */
-    void *app;           /* the daemon's own state, for its extra routes */
+    struct store *store;   /* borrowed */
+    const char *scope;     /* borrowed */
+    const struct cfg *cfg; /* borrowed: the local configuration (PATCH /config checks with it) */
+    void *app;             /* the daemon's own state, for its extra routes */
 };
 
 /* GET /liveness, /cluster, /raft/state; POST /raft/members, /raft/leadership;
- * DELETE /raft/members/<name>; POST /debug/propose (REGENT_TEST_HOOKS=1). */
+ * DELETE /raft/members/<name>; GET, PATCH, PUT /config (api_config.h);
+ * POST /debug/propose (REGENT_TEST_HOOKS=1). */
 const struct api_route *api_store_routes(size_t *n);
 
 /* --- views (pure) ------------------------------------------------------- */

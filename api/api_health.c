@@ -26,9 +26,8 @@
  *     e.g. a replica check for "/replicas"). api_health_code itself still
  *     reads any path as Patroni does and returns 0 where no rule matches.
  *  3. No DCS failsafe mode: "failsafe_mode_is_active" is never emitted and
- *     readiness has no failsafe clause. "scheduled_restart",
- *     "logger_queue_size" and "logger_records_lost" are not emitted (no
- *     inputs yet).
+ *     readiness has no failsafe clause. "logger_queue_size"
+ *     and "logger_records_lost" are not emitted (no inputs yet).
  *  4. "role" is always "primary", never "master" ("master" is accepted from
  *     the caller); a NULL role is left out. A live node whose timeline is
  *     unknown shows "timeline": null (Patroni's replica_cached_timeline).
@@ -708,6 +707,9 @@ cJSON *api_view_patroni(const struct api_node_status *st)
                               cJSON_IsObject(st->pending_restart_reason)
                                   ? cJSON_Duplicate(st->pending_restart_reason, 1)
                                   : cJSON_CreateObject());
+    }
+    if (cJSON_IsObject(st->scheduled_restart)) {
+        cJSON_AddItemToObject(o, "scheduled_restart", cJSON_Duplicate(st->scheduled_restart, 1));
     }
     cJSON *p = cJSON_AddObjectToObject(o, "patroni");
     add_str_or_null(p, "version", st->version);

@@ -62,6 +62,7 @@ struct api_node_status {
     const cJSON *tags;      /* effective tags object (may be NULL) */
     const char *sysid;      /* database system identifier or NULL */
     bool pending_restart;
+    const cJSON *scheduled_restart;      /* {"schedule", "postgres_version"} or NULL */
     const cJSON *pending_restart_reason; /* {"<guc>": {"old_value", "new_value"}} or NULL */
     bool watchdog_failed;                /* the watchdog is required but unusable */
     uint64_t maximum_lag_on_failover;    /* readiness limit default (bytes) */

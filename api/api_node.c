@@ -6,6 +6,11 @@
  * behind), then the store; when the store cannot start, the server is
  * stopped again and the node frees itself from the server's stop callback.
  * Stop: both at once; the caller's callback fires after the second one.
+ *
+ * The REST server's access settings (restapi.authentication, certfile,
+ * keyfile, cafile, verify_client, allowlist) are given to it right after it
+ * binds and again on every reload; the members' addresses (for
+ * allowlist_include_members) whenever the store's peers records change.
  */
 #include "api/api_node.h"
 
@@ -14,6 +19,7 @@
 
 #include "agent/rg.h"
 #include "agent/rg_log.h"
+#include "api/api_access.h"
 #include "raft/coord_run.h"
 
 struct api_node {
@@ -28,6 +34,7 @@ struct api_node {
     void *watch_data;
     struct coord_run_options co;
     const struct cfg *cfg; /* borrowed until the next reload */
+    bool stopping;         /* api_node_stop was called (or the start failed) */
     void (*stop_cb)(void *arg);
     void *stop_arg;
 };
@@ -36,18 +43,78 @@ char *api_node_base_url(const struct cfg *cfg)
 {
     const char *a =
         cfg->restapi.connect_address != NULL ? cfg->restapi.connect_address : cfg->restapi.listen;
+    /* With a certificate the server speaks HTTPS only. */
+    const char *scheme = cfg->restapi.certfile != NULL ? "https" : "http";
     const char *colon = strrchr(a, ':');
     if (colon == NULL) {
-        return rg_asprintf("http://%s", a);
+        return rg_asprintf("%s://%s", scheme, a);
     }
     size_t hl = (size_t)(colon - a);
     if ((hl == 1 && a[0] == '*') || (hl == 7 && strncmp(a, "0.0.0.0", 7) == 0) || hl == 0) {
-        return rg_asprintf("http://127.0.0.1%s", colon);
+        return rg_asprintf("%s://127.0.0.1%s", scheme, colon);
     }
     if (hl == 4 && strncmp(a, "[::]", 4) == 0) {
-        return rg_asprintf("http://[::1]%s", colon);
+        return rg_asprintf("%s://[::1]%s", scheme, colon);
     }
-    return rg_asprintf("http://%s", a);
+    return rg_asprintf("%s://%s", scheme, a);
+}
+
+static enum api_verify_client verify_client_of(const char *v)
+{
+    if (v != NULL && strcmp(v, "required") == 0) {
+        return API_VERIFY_REQUIRED;
+    }
+    if (v != NULL && strcmp(v, "optional") == 0) {
+        return API_VERIFY_OPTIONAL;
+    }
+    return API_VERIFY_NONE;
+}
+
+/* restapi's authentication, TLS and allowlist, to the REST server. */
+static int node_security(struct api_node *n, const struct cfg *cfg, char *errmsg)
+{
+    const struct cfg_restapi *r = &cfg->restapi;
+    struct api_security sec = {
+        .username = r->authentication.username,
+        .password = r->authentication.password,
+        .certfile = r->certfile,
+        .keyfile = r->keyfile,
+        .cafile = r->cafile,
+        .verify_client = verify_client_of(r->verify_client),
+        .allowlist = (const char *const *)r->allowlist,
+        .n_allowlist = r->n_allowlist,
+        .allowlist_include_members = r->allowlist_include_members,
+    };
+    return api_server_set_security(n->api, &sec, errmsg);
+}
+
+/* For allowlist_include_members: the host of every peer's REST URL and
+ * Raft address (the server leaves out duplicates and ignores a list it
+ * already has). */
+static void node_members(struct api_node *n)
+{
+    if (n->stopping) {
+        return; /* the server may be gone already */
+    }
+    const struct store_state *st = store_get_state(n->store);
+    size_t cap = 2 * st->n_peers;
+    const char **hosts = rg_calloc(cap + 1, sizeof *hosts);
+    char(*buf)[256] = rg_calloc(cap + 1, sizeof *buf);
+    size_t k = 0;
+    for (size_t i = 0; i < st->n_peers; i++) {
+        const struct store_peer *p = &st->peers[i];
+        if (p->api_url != NULL && api_access_url_host(p->api_url, buf[k], sizeof buf[k]) == 0) {
+            hosts[k] = buf[k];
+            k++;
+        }
+        if (p->address != NULL && api_access_url_host(p->address, buf[k], sizeof buf[k]) == 0) {
+            hosts[k] = buf[k];
+            k++;
+        }
+    }
+    api_server_set_members(n->api, hosts, k);
+    rg_free(buf);
+    rg_free(hosts);
 }
 
 static void node_free(struct api_node *n)
@@ -106,6 +173,10 @@ static void node_watch(void *data,
                        uint64_t index)
 {
     struct api_node *n = data;
+    if (ev == STORE_EV_RESTORED || (ev == STORE_EV_APPLIED && (cmd->op == STORE_OP_PEER_SET ||
+                                                               cmd->op == STORE_OP_PEER_DEL))) {
+        node_members(n);
+    }
     if (n->coord != NULL) {
         if (ev == STORE_EV_RESTORED || (ev == STORE_EV_APPLIED && cmd->op == STORE_OP_CONFIG_SET)) {
             coord_options(n);
@@ -131,6 +202,7 @@ int api_node_start(struct api_node **out,
     n->cfg = cfg;
     n->scope = rg_strdup(cfg->scope);
     n->ctx.scope = n->scope;
+    n->ctx.cfg = cfg;
     n->ctx.app = o->app;
     n->watch = o->watch;
     n->watch_data = o->watch_data;
@@ -149,6 +221,13 @@ int api_node_start(struct api_node **out,
         return rv;
     }
     n->running = 1;
+    /* Before the loop runs again: no connection is accepted without it. */
+    rv = node_security(n, cfg, errmsg);
+    if (rv != 0) {
+        n->stopping = true;
+        api_server_stop(n->api, part_stopped, n);
+        return rv;
+    }
 
     char *api_url = api_node_base_url(cfg);
     struct store_options so = {
@@ -179,6 +258,7 @@ int api_node_start(struct api_node **out,
     }
     n->ctx.store = n->store;
     n->running = 2;
+    node_members(n);
     coord_options(n);
     coord_run_start(&n->coord, loop, n->store, &n->co);
     n->running = 3;
@@ -190,6 +270,7 @@ void api_node_stop(struct api_node *n, void (*cb)(void *arg), void *arg)
 {
     n->stop_cb = cb;
     n->stop_arg = arg;
+    n->stopping = true;
     api_server_stop(n->api, part_stopped, n);
     coord_run_stop(n->coord, part_stopped, n);
     n->coord = NULL;
@@ -203,7 +284,12 @@ struct store *api_node_store(struct api_node *n)
 
 void api_node_reload(struct api_node *n, const struct cfg *fresh)
 {
+    char errmsg[RG_ERRMSG_SIZE];
     n->cfg = fresh;
+    n->ctx.cfg = fresh;
+    if (node_security(n, fresh, errmsg) != 0) {
+        rg_log(RG_ERROR, "api", "%s; the previous REST API access settings stay in force", errmsg);
+    }
     store_set_voters(n->store, fresh->raft.voters);
     coord_options(n);
     coord_run_set_options(n->coord, &n->co);

@@ -26,9 +26,11 @@ struct api_node_options {
 };
 
 /*
- * Start the REST server on restapi.listen, then the store. 0 and *@out; or
- * RG_E* with @errmsg, in which case whatever had started is closing on its
- * own (let the loop run out).
+ * Start the REST server on restapi.listen with restapi's access settings,
+ * then the store. 0 and *@out; or RG_E* with @errmsg (a bad certificate
+ * file: "restapi.certfile: could not open \"/x.pem\": No such file or
+ * directory"), in which case whatever had started is closing on its own
+ * (let the loop run out).
  */
 int api_node_start(struct api_node **out,
                    uv_loop_t *loop,
@@ -44,11 +46,16 @@ struct store *api_node_store(struct api_node *n);
 /* Set api_store_ctx.app for the daemon's routes (once its state exists). */
 void api_node_set_app(struct api_node *n, void *app);
 
-/* Apply what a reload (SIGHUP) may change here: raft.voters. */
+/* Apply what a reload (SIGHUP) may change here: raft.voters, and the REST
+ * server's access settings (restapi.authentication, certfile, keyfile,
+ * cafile, verify_client, allowlist, allowlist_include_members; the
+ * certificate files are read again). Settings that do not load (a bad
+ * certificate) are logged and the previous ones stay in force. */
 void api_node_reload(struct api_node *n, const struct cfg *fresh);
 
 /* "http://host:port" from restapi.connect_address ("*" and "0.0.0.0" mean
- * 127.0.0.1, "::" means ::1). Caller rg_free()s it. */
+ * 127.0.0.1, "::" means ::1); "https://" when restapi.certfile is set.
+ * Caller rg_free()s it. */
 char *api_node_base_url(const struct cfg *cfg);
 
 #endif

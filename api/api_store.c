@@ -8,6 +8,8 @@
  *   POST   /raft/members          {"address": "a.b.c.d:port"}: invite a pristine node
  *   DELETE /raft/members/<name>   remove a member from the cluster
  *   POST   /raft/leadership       {"to": "name"} (optional): transfer Raft leadership
+ *   POST   /switchover, /failover and DELETE /switchover (api_switch.c)
+ *   GET, PATCH, PUT /config       the dynamic configuration (api_config.c)
  *   POST   /debug/propose         a store command (REGENT_TEST_HOOKS=1 only)
  *
  * Requests that need the Raft leader (the last four) are forwarded by the
@@ -18,8 +20,11 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "agent/cfg_dcs.h"
 #include "agent/rg.h"
 #include "api/api.h"
+#include "api/api_config.h"
+#include "api/api_switch.h"
 #include "raft/store.h"
 
 #define API_STORE_TIMEOUT_MS 10000
@@ -66,6 +71,11 @@ static void on_raft_state(void *data, struct api_req *req)
     store_state_snapshot(store_get_state(c->store), &text, &len);
     cJSON *state = cJSON_ParseWithLength(text, len);
     rg_free(text);
+    /* The dynamic configuration's secrets are shown masked, as by GET /config. */
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(state, "config");
+    if (cJSON_IsObject(config)) {
+        cJSON_ReplaceItemInObjectCaseSensitive(state, "config", cfg_dcs_masked(config));
+    }
     store_raft_info_get(c->store, &info);
     cJSON *body = cJSON_CreateObject();
     char id[24];
@@ -248,6 +258,12 @@ static const struct api_route routes[] = {
     {"POST", "/raft/members", on_members_add},
     {"DELETE", "/raft/members/*", on_members_remove},
     {"POST", "/raft/leadership", on_leadership},
+    {"POST", "/switchover", api_on_switchover},
+    {"DELETE", "/switchover", api_on_switchover_delete},
+    {"POST", "/failover", api_on_failover},
+    {"GET", "/config", api_config_get},
+    {"PATCH", "/config", api_config_patch},
+    {"PUT", "/config", api_config_put},
     {"POST", "/debug/propose", on_debug_propose},
 };
 

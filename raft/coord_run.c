@@ -112,6 +112,49 @@ static void propose_grant(struct coord_run *c, const char *to, cJSON *reports)
     propose(c, &cmd);
 }
 
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring : NULL;
+}
+
+/* The member an operator's manual failover names: the failover record's
+ * "member", unless the record is scheduled (the holder's business) or was
+ * answered as failed. */
+static const char *manual_candidate(const struct store_state *st)
+{
+    const cJSON *fo = st->failover;
+    if (!cJSON_IsObject(fo) || cJSON_GetObjectItemCaseSensitive(fo, "failed") != NULL ||
+        jstr(fo, "scheduled_at") != NULL) {
+        return NULL;
+    }
+    return jstr(fo, "member");
+}
+
+static bool paused(const struct store_state *st)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st->config, "pause"));
+}
+
+/* The manual failover cannot be carried out: say so in the record (an
+ * operator's write, epoch 0), where the REST request waiting for it reads. */
+static void refuse_manual(struct coord_run *c, const char *member, const char *why)
+{
+    struct store_cmd cmd;
+    store_cmd_init(&cmd);
+    cmd.op = STORE_OP_FAILOVER_SET;
+    cmd.json = cJSON_CreateObject();
+    cJSON_AddStringToObject(cmd.json, "member", member);
+    cJSON_AddStringToObject(cmd.json, "failed", why);
+    cJSON_AddNumberToObject(cmd.json, "code", 412);
+    const char *id = jstr(store_get_state(c->s)->failover, "id");
+    if (id != NULL) {
+        cJSON_AddStringToObject(cmd.json, "id", id); /* the waiting request's */
+    }
+    rg_log(RG_WARNING, LOGM, "manual failover to %s refused: %s", member, why);
+    propose(c, &cmd);
+}
+
 static unsigned cluster_timeline(const struct store_state *st)
 {
     /* History entries are [timeline, lsn, reason, time, new_primary]: the
@@ -140,15 +183,30 @@ static void gathered(void *data, size_t n, const char *const *names, cJSON **rep
     for (size_t i = 0; i < n; i++) {
         coord_report_parse(names[i], replies[i], &r[i]);
     }
+    char manual[STORE_NAME_SIZE] = "";
+    if (manual_candidate(st) != NULL) {
+        snprintf(manual, sizeof manual, "%s", manual_candidate(st));
+    }
     struct coord_policy p = {
         .primary_lsn = st->lease.lsn,
         .maximum_lag = c->o.maximum_lag,
         .check_timeline = c->o.check_timeline,
         .cluster_timeline = cluster_timeline(st),
         .exclude = c->exclude,
-        .candidate = NULL,
+        .candidate = manual[0] != '\0' ? manual : NULL,
     };
+    if (manual[0] != '\0') {
+        /* A manual failover in a cluster without a leader skips the lag and
+         * timeline checks, as Patroni's does: the operator chose. */
+        p.maximum_lag = UINT64_MAX;
+        p.check_timeline = false;
+    }
     int pick = coord_pick(r, n, &p, why, sizeof why);
+    if (pick < 0 && manual[0] != '\0') {
+        rg_free(r);
+        refuse_manual(c, manual, why);
+        return;
+    }
     if (pick < 0) {
         char line[1100];
         snprintf(line, sizeof line, "failover: no eligible member (%s)", why);
@@ -179,6 +237,11 @@ static void gathered(void *data, size_t n, const char *const *names, cJSON **rep
     rg_free(reason);
     if (c->exclude[0] != '\0') {
         cJSON_AddStringToObject(rec, "from", c->exclude);
+        /* The old holder's last renewal: where its service may have ended,
+         * for the new primary's "unavailable_ms" in the history. */
+        char since[24];
+        snprintf(since, sizeof since, "%" PRIu64, st->lease.renewed_at);
+        cJSON_AddStringToObject(rec, "since_ct", since);
     }
     cJSON_AddItemToObject(rec, "reports", coord_reports_json(r, n));
     char to[STORE_NAME_SIZE];
@@ -246,6 +309,12 @@ static void tick(struct coord_run *c)
         return;
     }
     case COORD_FAILOVER:
+        if (paused(st) && manual_candidate(st) == NULL) {
+            char line[300];
+            snprintf(line, sizeof line, "paused: no automatic failover (%s)", why);
+            say(c, RG_INFO, line);
+            return;
+        }
         say(c, RG_INFO, why);
         snprintf(c->step_why, sizeof c->step_why, "%s", why);
         start_failover(c);

@@ -34,6 +34,7 @@
 
 struct handlers {
     uv_loop_t *loop;
+    int echo_calls;   /* h_echo ran (a refused request never gets there) */
     int slow_replies; /* deferred replies made (whatever became of the client) */
     int slow_started;
     unsigned slow_ms;
@@ -72,7 +73,8 @@ static void h_query(void *data, struct api_req *req)
 
 static void h_echo(void *data, struct api_req *req)
 {
-    (void)data;
+    struct handlers *h = data;
+    h->echo_calls++;
     size_t len;
     const char *body = api_req_body(req, &len);
     cJSON *o = cJSON_CreateObject();
@@ -101,6 +103,19 @@ static void h_conflict(void *data, struct api_req *req)
 {
     (void)data;
     api_reply_error(req, 409, "lease held by %s", "node1");
+}
+
+/* Echo request header X-Probe in response headers (whole, and cut to three
+ * characters by a small buffer), answer in plain text. */
+static void h_text(void *data, struct api_req *req)
+{
+    (void)data;
+    char buf[64], small[4];
+    const char *v = api_req_header(req, "x-PROBE", buf, sizeof buf);
+    const char *cut = api_req_header(req, "X-Probe", small, sizeof small);
+    api_reply_header(req, "X-Echo", v != NULL ? v : "(none)");
+    api_reply_header(req, "X-Short", cut != NULL ? cut : "(none)");
+    api_reply_text(req, 202, "text body");
 }
 
 static void on_slow_closed(uv_handle_t *h)
@@ -138,6 +153,7 @@ static const struct api_route routes[] = {
     {"GET", "/liveness", h_liveness},
     {"GET", "/slow", h_slow},
     {"POST", "/conflict", h_conflict},
+    {"POST", "/text", h_text},
 };
 
 /* --- fixture ------------------------------------------------------------- */
@@ -156,7 +172,7 @@ static void on_tick(uv_timer_t *t)
     (void)t;
 }
 
-static int setup(void **state)
+static int setup_listen(void **state, const char *listen)
 {
     struct fixture *f = rg_calloc(1, sizeof *f);
     uv_loop_init(&f->loop);
@@ -165,14 +181,25 @@ static int setup(void **state)
     f->h.loop = &f->loop;
     f->h.slow_ms = 100;
     char err[RG_ERRMSG_SIZE];
-    if (api_server_start(&f->srv, &f->loop, "127.0.0.1:0", routes, RG_ARRAY_SIZE(routes), &f->h,
-                         err) != 0) {
+    if (api_server_start(&f->srv, &f->loop, listen, routes, RG_ARRAY_SIZE(routes), &f->h, err) !=
+        0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
     snprintf(f->base, sizeof f->base, "http://127.0.0.1:%u", api_server_port(f->srv));
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_listen(state, "127.0.0.1:0");
+}
+
+/* Every address, IPv6 dual-stack: IPv4 clients arrive as ::ffff:a.b.c.d. */
+static int setup_any(void **state)
+{
+    return setup_listen(state, "*:0");
 }
 
 static void run_until(struct fixture *f, bool (*pred)(void *), void *arg, unsigned max_iter)
@@ -228,7 +255,14 @@ static int teardown(void **state)
 
 /* --- clients ------------------------------------------------------------- */
 
+struct call_opts {
+    const char *header;  /* one more request header, "X-Probe: abc" */
+    const char *userpwd; /* "user:password": HTTP Basic */
+    const char *source;  /* the local address to connect from, "127.0.0.5" */
+};
+
 struct call {
+    struct call_opts opts;
     const char *method;
     char url[256];
     const char *body;
@@ -238,6 +272,9 @@ struct call {
     size_t resp_len;
     char ctype[256];
     char allow[256];
+    char www_auth[256];
+    char x_echo[256];
+    char x_short[256];
     int curl_rc;
     atomic_bool done;
 };
@@ -267,6 +304,12 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *arg)
         snprintf(c->ctype, sizeof c->ctype, "%s", line + 14);
     } else if (strncasecmp(line, "allow: ", 7) == 0) {
         snprintf(c->allow, sizeof c->allow, "%s", line + 7);
+    } else if (strncasecmp(line, "www-authenticate: ", 18) == 0) {
+        snprintf(c->www_auth, sizeof c->www_auth, "%s", line + 18);
+    } else if (strncasecmp(line, "x-echo: ", 8) == 0) {
+        snprintf(c->x_echo, sizeof c->x_echo, "%s", line + 8);
+    } else if (strncasecmp(line, "x-short: ", 9) == 0) {
+        snprintf(c->x_short, sizeof c->x_short, "%s", line + 9);
     }
     return len;
 }
@@ -276,6 +319,18 @@ static void *call_thread(void *arg)
     struct call *c = arg;
     CURL *curl = curl_easy_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "Expect:");
+    char iface[64];
+    if (c->opts.header != NULL) {
+        hdrs = curl_slist_append(hdrs, c->opts.header);
+    }
+    if (c->opts.userpwd != NULL) {
+        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(curl, CURLOPT_USERPWD, c->opts.userpwd);
+    }
+    if (c->opts.source != NULL) {
+        snprintf(iface, sizeof iface, "host!%s", c->opts.source);
+        curl_easy_setopt(curl, CURLOPT_INTERFACE, iface);
+    }
     curl_easy_setopt(curl, CURLOPT_URL, c->url);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
@@ -306,10 +361,17 @@ static bool call_done(void *arg)
 }
 
 /* Run one request against the server, driving the loop meanwhile. */
-static struct call *
-do_call(struct fixture *f, const char *method, const char *path, const char *body, size_t body_len)
+static struct call *do_call_opts(struct fixture *f,
+                                 const char *method,
+                                 const char *path,
+                                 const char *body,
+                                 size_t body_len,
+                                 const struct call_opts *opts)
 {
     struct call *c = rg_calloc(1, sizeof *c);
+    if (opts != NULL) {
+        c->opts = *opts;
+    }
     c->method = method;
     snprintf(c->url, sizeof c->url, "%s%s", f->base, path);
     c->body = body;
@@ -319,6 +381,12 @@ do_call(struct fixture *f, const char *method, const char *path, const char *bod
     run_until(f, call_done, c, 2000);
     pthread_join(t, NULL);
     return c;
+}
+
+static struct call *
+do_call(struct fixture *f, const char *method, const char *path, const char *body, size_t body_len)
+{
+    return do_call_opts(f, method, path, body, body_len, NULL);
 }
 
 static cJSON *call_json(const struct call *c)
@@ -668,6 +736,237 @@ static void test_listen_on_any_and_ipv6(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* --- text replies, headers ----------------------------------------------- */
+
+static void test_text_reply_carries_headers_and_reads_request_headers(void **state)
+{
+    struct fixture *f = *state;
+    struct call_opts o = {.header = "X-Probe: hello world"};
+    struct call *c = do_call_opts(f, "POST", "/text", "", 0, &o);
+    assert_int_equal(c->status, 202);
+    assert_string_equal(c->ctype, "text/plain; charset=utf-8");
+    assert_string_equal(c->resp, "text body");
+    /* Found in any case; a small buffer truncates, NUL-terminated. */
+    assert_string_equal(c->x_echo, "hello world");
+    assert_string_equal(c->x_short, "hel");
+    rg_free(c);
+    c = do_call(f, "POST", "/text", "", 0);
+    assert_string_equal(c->x_echo, "(none)");
+    assert_string_equal(c->x_short, "(none)");
+    rg_free(c);
+}
+
+/* --- access control ------------------------------------------------------ */
+
+static void set_security(struct fixture *f, const struct api_security *sec)
+{
+    char err[RG_ERRMSG_SIZE] = "";
+    int rv = api_server_set_security(f->srv, sec, err);
+    if (rv != 0) {
+        fail_msg("api_server_set_security: %s", err);
+    }
+}
+
+static void test_unsafe_methods_need_the_credentials(void **state)
+{
+    struct fixture *f = *state;
+    struct api_security sec = {.username = "admin", .password = "s3cret"};
+    set_security(f, &sec);
+
+    struct call *c = do_call(f, "POST", "/echo", "x", 1);
+    assert_int_equal(c->status, 401);
+    assert_string_equal(c->resp, "no auth header received");
+    assert_string_equal(c->ctype, "text/plain; charset=utf-8");
+    assert_string_equal(c->www_auth, "Basic realm=\"Patroni\"");
+    rg_free(c);
+
+    struct call_opts wrong = {.userpwd = "admin:s3creT"};
+    c = do_call_opts(f, "PATCH", "/echo", "x", 1, &wrong);
+    assert_int_equal(c->status, 401);
+    assert_string_equal(c->resp, "not authenticated");
+    assert_string_equal(c->www_auth, "Basic realm=\"Patroni\"");
+    rg_free(c);
+    struct call_opts other = {.header = "Authorization: Bearer abc"};
+    c = do_call_opts(f, "POST", "/echo", "x", 1, &other);
+    assert_int_equal(c->status, 401);
+    assert_string_equal(c->resp, "not authenticated");
+    rg_free(c);
+    assert_int_equal(f->h.echo_calls, 0);
+
+    struct call_opts right = {.userpwd = "admin:s3cret"};
+    c = do_call_opts(f, "POST", "/echo", "x", 1, &right);
+    assert_int_equal(c->status, 201);
+    assert_string_equal(c->www_auth, "");
+    rg_free(c);
+    assert_int_equal(f->h.echo_calls, 1);
+
+    /* GET and HEAD are never checked; unknown paths answer as before. */
+    c = do_call(f, "GET", "/ping", NULL, 0);
+    assert_int_equal(c->status, 200);
+    rg_free(c);
+    c = do_call(f, "HEAD", "/ping", NULL, 0);
+    assert_int_equal(c->status, 200);
+    rg_free(c);
+    c = do_call(f, "POST", "/nosuch", "", 0);
+    assert_int_equal(c->status, 404);
+    rg_free(c);
+
+    /* Settings replaced: authentication off again. */
+    struct api_security none = {0};
+    set_security(f, &none);
+    c = do_call(f, "POST", "/echo", "x", 1);
+    assert_int_equal(c->status, 201);
+    rg_free(c);
+}
+
+static void test_allowlist_refuses_other_clients_before_credentials(void **state)
+{
+    struct fixture *f = *state;
+    const char *const list[] = {"10.0.0.0/8", "127.0.0.5"};
+    struct api_security sec = {.username = "admin",
+                               .password = "s3cret",
+                               .allowlist = list,
+                               .n_allowlist = RG_ARRAY_SIZE(list)};
+    set_security(f, &sec);
+    struct call_opts right = {.userpwd = "admin:s3cret"};
+    struct call *c = do_call_opts(f, "POST", "/echo", "x", 1, &right);
+    assert_int_equal(c->status, 403);
+    assert_string_equal(c->resp, "Access is denied");
+    assert_string_equal(c->www_auth, "");
+    rg_free(c);
+    assert_int_equal(f->h.echo_calls, 0);
+    c = do_call(f, "GET", "/ping", NULL, 0);
+    assert_int_equal(c->status, 200);
+    rg_free(c);
+
+    /* From a listed address: then the credentials decide. */
+    struct call_opts listed = {.source = "127.0.0.5"};
+    c = do_call_opts(f, "POST", "/echo", "x", 1, &listed);
+    assert_int_equal(c->status, 401);
+    rg_free(c);
+    listed.userpwd = "admin:s3cret";
+    c = do_call_opts(f, "POST", "/echo", "x", 1, &listed);
+    assert_int_equal(c->status, 201);
+    rg_free(c);
+    assert_int_equal(f->h.echo_calls, 1);
+}
+
+/* POST /echo until it is let through (a name resolving in the thread
+ * pool), at most @tries times; the answer of the last. */
+static long post_until_allowed(struct fixture *f, const struct call_opts *o, int tries)
+{
+    long status = 0;
+    for (int i = 0; i < tries && status != 201; i++) {
+        struct call *c = do_call_opts(f, "POST", "/echo", "x", 1, o);
+        status = c->status;
+        rg_free(c);
+        for (int j = 0; j < 4 && status != 201; j++) {
+            uv_run(&f->loop, UV_RUN_ONCE); /* a 5 ms tick each */
+        }
+    }
+    return status;
+}
+
+static void test_allowlist_host_names_are_resolved(void **state)
+{
+    struct fixture *f = *state;
+    /* localhost comes from /etc/hosts: no DNS query leaves the machine. */
+    const char *const list[] = {"localhost"};
+    struct api_security sec = {.allowlist = list, .n_allowlist = RG_ARRAY_SIZE(list)};
+    set_security(f, &sec);
+    assert_int_equal(post_until_allowed(f, NULL, 200), 201);
+    /* localhost is not 127.0.0.5. */
+    struct call_opts other = {.source = "127.0.0.5"};
+    struct call *c = do_call_opts(f, "POST", "/echo", "x", 1, &other);
+    assert_int_equal(c->status, 403);
+    rg_free(c);
+}
+
+static void test_members_addresses_pass_the_allowlist(void **state)
+{
+    struct fixture *f = *state;
+    struct api_security sec = {.allowlist_include_members = true};
+    set_security(f, &sec);
+    /* No member known yet: nobody is listed. */
+    struct call *c = do_call(f, "POST", "/echo", "x", 1);
+    assert_int_equal(c->status, 403);
+    rg_free(c);
+
+    const char *const m1[] = {"127.0.0.9", "127.0.0.1", "127.0.0.1"};
+    api_server_set_members(f->srv, m1, RG_ARRAY_SIZE(m1));
+    c = do_call(f, "POST", "/echo", "x", 1);
+    assert_int_equal(c->status, 201);
+    rg_free(c);
+
+    const char *const m2[] = {"127.0.0.9"};
+    api_server_set_members(f->srv, m2, 1);
+    c = do_call(f, "POST", "/echo", "x", 1);
+    assert_int_equal(c->status, 403);
+    rg_free(c);
+
+    /* Names are resolved like the allowlist's. */
+    const char *const m3[] = {"127.0.0.9", "localhost"};
+    api_server_set_members(f->srv, m3, 2);
+    assert_int_equal(post_until_allowed(f, NULL, 200), 201);
+
+    /* Without allowlist_include_members the members do not count. */
+    const char *const list[] = {"10.0.0.0/8"};
+    struct api_security only = {.allowlist = list, .n_allowlist = 1};
+    set_security(f, &only);
+    c = do_call(f, "POST", "/echo", "x", 1);
+    assert_int_equal(c->status, 403);
+    rg_free(c);
+}
+
+static void test_dual_stack_clients_match_ipv4_entries(void **state)
+{
+    struct fixture *f = *state;
+    const char *const list[] = {"127.0.0.1/32"};
+    struct api_security sec = {.allowlist = list, .n_allowlist = 1};
+    set_security(f, &sec);
+    struct call *c = do_call(f, "POST", "/echo", "x", 1);
+    assert_int_equal(c->status, 201);
+    rg_free(c);
+    struct call_opts other = {.source = "127.0.0.5"};
+    c = do_call_opts(f, "POST", "/echo", "x", 1, &other);
+    assert_int_equal(c->status, 403);
+    rg_free(c);
+}
+
+static void test_bad_security_settings_change_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct api_security sec = {.username = "admin", .password = "s3cret"};
+    set_security(f, &sec);
+    char err[RG_ERRMSG_SIZE];
+
+    struct api_security bad = {.certfile = "/nonexistent/server.pem"};
+    assert_int_equal(api_server_set_security(f->srv, &bad, err), RG_EIO);
+    assert_non_null(strstr(err, "restapi.certfile"));
+    assert_non_null(strstr(err, "/nonexistent/server.pem"));
+    assert_non_null(strstr(err, "No such file or directory"));
+
+    struct api_security half = {.username = "admin"};
+    assert_int_equal(api_server_set_security(f->srv, &half, err), RG_EINVAL);
+    assert_non_null(strstr(err, "restapi.authentication"));
+
+    const char *const list[] = {"127.0.0.1", "10.0.0.0/40"};
+    struct api_security badlist = {.allowlist = list, .n_allowlist = 2};
+    assert_int_equal(api_server_set_security(f->srv, &badlist, err), RG_EINVAL);
+    assert_non_null(strstr(err, "restapi.allowlist"));
+    assert_non_null(strstr(err, "10.0.0.0/40"));
+
+    struct api_security keyonly = {.keyfile = "/tmp/key.pem"};
+    assert_int_equal(api_server_set_security(f->srv, &keyonly, err), RG_EINVAL);
+    assert_non_null(strstr(err, "restapi.keyfile"));
+
+    /* The first settings still hold; plain HTTP still answers. */
+    struct call *c = do_call(f, "POST", "/echo", "x", 1);
+    assert_int_equal(c->status, 401);
+    rg_free(c);
+    assert_int_equal(f->h.echo_calls, 0);
+}
+
 /* --- /cluster view ------------------------------------------------------- */
 
 static void add_member(struct store_state *s, const char *name, const char *json)
@@ -815,6 +1114,16 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_waiting_requests_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_idle_keepalive_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_reply_carries_headers_and_reads_request_headers,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_methods_need_the_credentials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allowlist_refuses_other_clients_before_credentials,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allowlist_host_names_are_resolved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_members_addresses_pass_the_allowlist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dual_stack_clients_match_ipv4_entries, setup_any,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bad_security_settings_change_nothing, setup, teardown),
         cmocka_unit_test(test_bad_listen_addresses_are_refused),
         cmocka_unit_test(test_listen_on_any_and_ipv6),
         cmocka_unit_test(test_cluster_view_sorts_members_and_marks_the_leader),
