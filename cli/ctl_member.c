@@ -28,14 +28,6 @@
 #include "agent/rg.h"
 #include "cli/ctl.h"
 
-#define CTL_POLL_MS 200
-
-static const char *str_field(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static bool in_names(const cJSON *arr, const char *name)
 {
     const cJSON *it;
@@ -54,7 +46,7 @@ enum ctl_raft_role ctl_raft_role_of(const cJSON *raft, const char *name)
         return CTL_RAFT_NONE;
     }
     if (in_names(cJSON_GetObjectItemCaseSensitive(raft, "voters"), name)) {
-        const char *leader = str_field(raft, "leader");
+        const char *leader = ctl_str(raft, "leader");
         return leader != NULL && strcmp(leader, name) == 0 ? CTL_RAFT_LEADER : CTL_RAFT_VOTER;
     }
     if (in_names(cJSON_GetObjectItemCaseSensitive(raft, "standbys"), name)) {
@@ -101,7 +93,7 @@ static void print_raft_footer(FILE *fp, const cJSON *raft)
     const cJSON *term = cJSON_GetObjectItemCaseSensitive(raft, "term");
     const cJSON *commit = cJSON_GetObjectItemCaseSensitive(raft, "commit_index");
     const cJSON *applied = cJSON_GetObjectItemCaseSensitive(raft, "applied_index");
-    const char *leader = str_field(raft, "leader");
+    const char *leader = ctl_str(raft, "leader");
     fprintf(fp, "Raft: term %.0f, leader %s, commit index %.0f, applied index %.0f\n",
             cJSON_IsNumber(term) ? term->valuedouble : 0.0, leader != NULL ? leader : "none",
             cJSON_IsNumber(commit) ? commit->valuedouble : 0.0,
@@ -138,7 +130,7 @@ int ctl_print_raft_members(FILE *fp, const cJSON *cluster, enum ctl_format forma
         ctl_table_set(&t, i, 1, rg_strdup(role_titles[ctl_raft_role_of(raft, names[i])]));
     }
     rg_free(names);
-    const char *scope = str_field(cluster, "scope");
+    const char *scope = ctl_str(cluster, "scope");
     if (format == CTL_PRETTY) {
         char *title = rg_asprintf(" Cluster: %s ", scope != NULL ? scope : "(unknown)");
         ctl_table_print_pretty(fp, &t, title);
@@ -153,18 +145,18 @@ int ctl_print_raft_members(FILE *fp, const cJSON *cluster, enum ctl_format forma
     return 0;
 }
 
-int ctl_cmd_member_list(const struct ctl_args *a)
+int ctl_cmd_member_list(struct ctl_args *a)
 {
     cJSON *cluster = NULL;
     char err[4096];
     if (ctl_get_json(&a->o, "/cluster", &cluster, err, sizeof err) != 0) {
-        fprintf(stderr, "regentctl: %s\n", err);
+        fprintf(a->io.err, "regentctl: %s\n", err);
         return CTL_EXIT_FAIL;
     }
-    int rv = ctl_print_raft_members(stdout, cluster, a->o.format);
+    int rv = ctl_print_raft_members(a->io.out, cluster, a->o.format);
     cJSON_Delete(cluster);
     if (rv != 0) {
-        fprintf(stderr, "regentctl: the member's GET /cluster answer has no \"raft\" object\n");
+        fprintf(a->io.err, "regentctl: the member's GET /cluster answer has no \"raft\" object\n");
         return CTL_EXIT_FAIL;
     }
     return CTL_EXIT_OK;
@@ -174,7 +166,7 @@ int ctl_cmd_member_list(const struct ctl_args *a)
 
 /* Send a change; 0 and *@ans on a 2xx answer, else a message that starts
  * with @what and CTL_EXIT_FAIL. */
-static int send_change(const struct ctl_args *a,
+static int send_change(struct ctl_args *a,
                        const char *method,
                        const char *path,
                        const cJSON *body,
@@ -186,17 +178,18 @@ static int send_change(const struct ctl_args *a,
     int rv = ctl_send_json(&a->o, method, path, text, ans, err, sizeof err);
     cJSON_free(text);
     if (rv != 0) {
-        fprintf(stderr, "regentctl: %s: %s\n", what, err);
+        fprintf(a->io.err, "regentctl: %s: %s\n", what, err);
         return CTL_EXIT_FAIL;
     }
     if (ans->status >= 200 && ans->status <= 299) {
         return CTL_EXIT_OK;
     }
-    const char *e = str_field(ans->body, "error");
-    if (e != NULL) {
-        fprintf(stderr, "regentctl: %s: %s (HTTP %ld from %s)\n", what, e, ans->status, ans->url);
+    const char *e = ctl_answer_reason(ans);
+    if (e[0] != '\0') {
+        fprintf(a->io.err, "regentctl: %s: %s (HTTP %ld from %s)\n", what, e, ans->status,
+                ans->url);
     } else {
-        fprintf(stderr, "regentctl: %s: HTTP status %ld from %s\n", what, ans->status, ans->url);
+        fprintf(a->io.err, "regentctl: %s: HTTP status %ld from %s\n", what, ans->status, ans->url);
     }
     ctl_answer_close(ans);
     return CTL_EXIT_FAIL;
@@ -228,8 +221,9 @@ look_up(const struct ctl_opts *o, const char *name, long timeout_ms, char *err, 
 
 /* Until @name is in the Raft configuration, for at most @wait_ms. A member
  * that cannot be reached meanwhile is asked again at the next poll. */
-static int wait_member(const struct ctl_opts *o, const char *name, long wait_ms)
+static int wait_member(struct ctl_args *a, const char *name, long wait_ms)
 {
+    const struct ctl_opts *o = &a->o;
     uint64_t deadline = rg_boottime_ms() + (uint64_t)wait_ms;
     char err[4096] = "";
     for (;;) {
@@ -238,7 +232,8 @@ static int wait_member(const struct ctl_opts *o, const char *name, long wait_ms)
         long timeout = left < o->timeout_ms ? (left > 100 ? left : 100) : o->timeout_ms;
         enum ctl_raft_role role = look_up(o, name, timeout, err, sizeof err);
         if (role != CTL_RAFT_NONE) {
-            printf("%s is a Raft %s\n", name, role == CTL_RAFT_STANDBY ? "standby" : "voter");
+            fprintf(a->io.out, "%s is a Raft %s\n", name,
+                    role == CTL_RAFT_STANDBY ? "standby" : "voter");
             return CTL_EXIT_OK;
         }
         now = rg_boottime_ms();
@@ -247,16 +242,16 @@ static int wait_member(const struct ctl_opts *o, const char *name, long wait_ms)
         }
         sleep_ms(deadline - now < CTL_POLL_MS ? (long)(deadline - now) : CTL_POLL_MS);
     }
-    fprintf(stderr, "regentctl: %s did not appear in the Raft configuration within %g s\n", name,
+    fprintf(a->io.err, "regentctl: %s did not appear in the Raft configuration within %g s\n", name,
             (double)wait_ms / 1000.0);
     if (err[0] != '\0') {
-        fprintf(stderr, "The last look failed: %s\n", err);
+        fprintf(a->io.err, "The last look failed: %s\n", err);
     }
-    fprintf(stderr, "It may still join: see \"regentctl member list\".\n");
+    fprintf(a->io.err, "It may still join: see \"regentctl member list\".\n");
     return CTL_EXIT_FAIL;
 }
 
-int ctl_cmd_member_add(const struct ctl_args *a)
+int ctl_cmd_member_add(struct ctl_args *a)
 {
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "address", a->arg);
@@ -268,46 +263,26 @@ int ctl_cmd_member_add(const struct ctl_args *a)
         rg_free(what);
         return rv;
     }
-    const char *name = str_field(ans.body, "name");
+    const char *name = ctl_str(ans.body, "name");
     if (name == NULL) {
-        fprintf(stderr, "regentctl: %s: the answer (HTTP %ld from %s) names no member\n", what,
+        fprintf(a->io.err, "regentctl: %s: the answer (HTTP %ld from %s) names no member\n", what,
                 ans.status, ans.url);
         rv = CTL_EXIT_FAIL;
     } else {
-        printf("Invited %s (%s); it joins as a standby\n", name, a->arg);
-        fflush(stdout);
-        rv = a->no_wait ? CTL_EXIT_OK : wait_member(&a->o, name, a->wait_ms);
+        fprintf(a->io.out, "Invited %s (%s); it joins as a standby\n", name, a->arg);
+        fflush(a->io.out);
+        rv = a->no_wait ? CTL_EXIT_OK : wait_member(a, name, a->wait_ms);
     }
     ctl_answer_close(&ans);
     rg_free(what);
     return rv;
 }
 
-bool ctl_confirm(FILE *in, FILE *out, const char *question)
-{
-    char line[128];
-    fprintf(out, "%s ", question);
-    fflush(out);
-    if (fgets(line, sizeof line, in) == NULL) {
-        fputc('\n', out); /* end of input: finish the prompt's line */
-        return false;
-    }
-    char *p = line;
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-    size_t n = strlen(p);
-    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) {
-        p[--n] = '\0';
-    }
-    return strcasecmp(p, "y") == 0 || strcasecmp(p, "yes") == 0;
-}
-
 /* Ask before removing, as patronictl does before anything destructive. */
-static int confirm_remove(const struct ctl_args *a)
+static int confirm_remove(struct ctl_args *a)
 {
-    if (!isatty(STDIN_FILENO)) {
-        fprintf(stderr,
+    if (!isatty(fileno(a->io.in))) {
+        fprintf(a->io.err,
                 "regentctl: member remove asks for confirmation, and standard input is not a "
                 "terminal\nUse --force to remove \"%s\" without asking.\n",
                 a->arg);
@@ -316,23 +291,23 @@ static int confirm_remove(const struct ctl_args *a)
     cJSON *cluster = NULL;
     char err[4096];
     if (ctl_get_json(&a->o, "/cluster", &cluster, err, sizeof err) != 0) {
-        fprintf(stderr, "regentctl: %s\n", err);
+        fprintf(a->io.err, "regentctl: %s\n", err);
         return CTL_EXIT_FAIL;
     }
-    const char *scope = str_field(cluster, "scope");
+    const char *scope = ctl_str(cluster, "scope");
     char *q = rg_asprintf("Are you sure you want to remove member %s from cluster %s? [y/N]",
                           a->arg, scope != NULL ? scope : "(unknown)");
     cJSON_Delete(cluster);
-    bool yes = ctl_confirm(stdin, stderr, q);
+    bool yes = ctl_confirm(a->io.in, a->io.err, q);
     rg_free(q);
     if (!yes) {
-        fprintf(stderr, "Aborted\n");
+        fprintf(a->io.err, "Aborted\n");
         return CTL_EXIT_FAIL;
     }
     return CTL_EXIT_OK;
 }
 
-int ctl_cmd_member_remove(const struct ctl_args *a)
+int ctl_cmd_member_remove(struct ctl_args *a)
 {
     int rv = a->force ? CTL_EXIT_OK : confirm_remove(a);
     if (rv != CTL_EXIT_OK) {
@@ -346,7 +321,7 @@ int ctl_cmd_member_remove(const struct ctl_args *a)
     struct ctl_answer ans;
     rv = send_change(a, "DELETE", path, NULL, what, &ans);
     if (rv == CTL_EXIT_OK) {
-        printf("Removed %s\n", a->arg);
+        fprintf(a->io.out, "Removed %s\n", a->arg);
         ctl_answer_close(&ans);
     }
     rg_free(what);
@@ -354,7 +329,7 @@ int ctl_cmd_member_remove(const struct ctl_args *a)
     return rv;
 }
 
-int ctl_cmd_leadership_transfer(const struct ctl_args *a)
+int ctl_cmd_leadership_transfer(struct ctl_args *a)
 {
     cJSON *body = cJSON_CreateObject();
     if (a->arg != NULL) {
@@ -367,8 +342,9 @@ int ctl_cmd_leadership_transfer(const struct ctl_args *a)
     int rv = send_change(a, "POST", "/raft/leadership", body, what, &ans);
     cJSON_Delete(body);
     if (rv == CTL_EXIT_OK) {
-        const char *leader = str_field(ans.body, "leader");
-        printf("Raft leader: %s\n", leader != NULL ? leader : "(not named in the answer)");
+        const char *leader = ctl_str(ans.body, "leader");
+        fprintf(a->io.out, "Raft leader: %s\n",
+                leader != NULL ? leader : "(not named in the answer)");
         ctl_answer_close(&ans);
     }
     rg_free(what);

@@ -1,17 +1,21 @@
 /*
- * ctl_table: the printers every listing command shares, so that "list" and
- * "member list" look alike and like patronictl 4.0.
+ * ctl_table: the printers every listing command shares, so that "list",
+ * "history" and "member list" look alike and like patronictl 4.0.
  *
  * A command fills a ctl_table with text cells and prints it pretty (the
- * boxed table, the cluster's name in the top border) or as tsv (a Cluster
- * column first). For json and yaml it builds an array of flat records
- * instead, keeping numbers typed, and ctl_records_print() writes them: json
- * on one line, yaml as PyYAML's safe_dump would (sorted keys, scalars
- * quoted when a reader could take them for something else).
+ * boxed table of PrettyTable, with the cluster's name in the top border) or
+ * as tsv (a Cluster column first when the command lists members). For json
+ * and yaml it builds an array of records instead, keeping numbers typed,
+ * and ctl_records_print() writes them: json on one line, yaml as PyYAML's
+ * safe_dump would (ctl_yaml.c).
+ *
+ * A pretty cell may hold several lines (Tags as YAML, several pending
+ * restart reasons): each line is padded on its own, the row is as tall as
+ * its tallest cell, and, as patronictl switches PrettyTable to hrules=ALL
+ * then, every row gets a rule under it.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent/rg.h"
 #include "cli/ctl.h"
@@ -54,38 +58,71 @@ const char *ctl_table_get(const struct ctl_table *t, size_t row, size_t col)
 
 /* --- pretty ------------------------------------------------------------- */
 
+/* Characters, not bytes: a UTF-8 name is as wide as its letters. */
+static size_t text_width(const char *s, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        w += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    return w;
+}
+
+/* The width of the widest line of @s, and how many lines it has. */
+static size_t cell_width(const char *s, size_t *lines)
+{
+    size_t w = 0;
+    *lines = 1;
+    for (;;) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - s) : strlen(s);
+        size_t lw = text_width(s, n);
+        w = lw > w ? lw : w;
+        if (nl == NULL) {
+            return w;
+        }
+        (*lines)++;
+        s = nl + 1;
+    }
+}
+
 static void hline(FILE *fp, const size_t *w, size_t n_cols, const char *title)
 {
-    char line[1024];
+    size_t len = 1;
+    for (size_t c = 0; c < n_cols; c++) {
+        len += w[c] + 3;
+    }
+    char *line = rg_malloc(len + 1);
     size_t pos = 0;
     line[pos++] = '+';
-    for (size_t c = 0; c < n_cols && pos + w[c] + 3 < sizeof line; c++) {
+    for (size_t c = 0; c < n_cols; c++) {
         memset(line + pos, '-', w[c] + 2);
         pos += w[c] + 2;
         line[pos++] = '+';
     }
     line[pos] = '\0';
-    if (title != NULL) {
+    if (title != NULL && pos >= 2) {
         size_t tlen = strlen(title);
-        if (tlen > pos - 2) {
-            tlen = pos - 2;
-        }
-        memcpy(line + 1, title, tlen);
+        memcpy(line + 1, title, tlen < pos - 2 ? tlen : pos - 2);
     }
     fprintf(fp, "%s\n", line);
+    rg_free(line);
 }
 
 /* Each column as wide as its widest cell; the last one widened rather
- * than cut the title. */
-static size_t *col_widths(const struct ctl_table *t, const char *title)
+ * than cut the title. *@multi: some cell has several lines. */
+static size_t *col_widths(const struct ctl_table *t, const char *title, bool *multi)
 {
     size_t *w = rg_calloc(t->n_cols ? t->n_cols : 1, sizeof *w);
     size_t total = 1;
+    *multi = false;
     for (size_t c = 0; c < t->n_cols; c++) {
         w[c] = strlen(t->names[c]);
         for (size_t i = 0; i < t->n_rows; i++) {
-            size_t l = strlen(ctl_table_get(t, i, c));
+            size_t lines;
+            size_t l = cell_width(ctl_table_get(t, i, c), &lines);
             w[c] = l > w[c] ? l : w[c];
+            *multi = *multi || lines > 1;
         }
         total += w[c] + 3;
     }
@@ -95,9 +132,50 @@ static size_t *col_widths(const struct ctl_table *t, const char *title)
     return w;
 }
 
+/* Line @k of @s ("" past its last line) into *@start/@n. */
+static void nth_line(const char *s, size_t k, const char **start, size_t *n)
+{
+    for (size_t i = 0; i < k && s != NULL; i++) {
+        s = strchr(s, '\n');
+        s = s != NULL ? s + 1 : NULL;
+    }
+    if (s == NULL) {
+        *start = "";
+        *n = 0;
+        return;
+    }
+    const char *nl = strchr(s, '\n');
+    *start = s;
+    *n = nl != NULL ? (size_t)(nl - s) : strlen(s);
+}
+
+static void print_row(FILE *fp, const struct ctl_table *t, size_t i, const size_t *w)
+{
+    size_t height = 1;
+    for (size_t c = 0; c < t->n_cols; c++) {
+        size_t lines;
+        cell_width(ctl_table_get(t, i, c), &lines);
+        height = lines > height ? lines : height;
+    }
+    for (size_t k = 0; k < height; k++) {
+        fputc('|', fp);
+        for (size_t c = 0; c < t->n_cols; c++) {
+            const char *s;
+            size_t n;
+            nth_line(ctl_table_get(t, i, c), k, &s, &n);
+            size_t pad = w[c] - text_width(s, n);
+            bool right = t->right != NULL && t->right[c];
+            fprintf(fp, " %*s%.*s%*s |", right ? (int)pad : 0, "", (int)n, s, right ? 0 : (int)pad,
+                    "");
+        }
+        fputc('\n', fp);
+    }
+}
+
 void ctl_table_print_pretty(FILE *fp, const struct ctl_table *t, const char *title)
 {
-    size_t *w = col_widths(t, title);
+    bool multi;
+    size_t *w = col_widths(t, title, &multi);
     hline(fp, w, t->n_cols, title);
     fputc('|', fp);
     for (size_t c = 0; c < t->n_cols; c++) {
@@ -106,12 +184,10 @@ void ctl_table_print_pretty(FILE *fp, const struct ctl_table *t, const char *tit
     fputc('\n', fp);
     hline(fp, w, t->n_cols, NULL);
     for (size_t i = 0; i < t->n_rows; i++) {
-        fputc('|', fp);
-        for (size_t c = 0; c < t->n_cols; c++) {
-            bool right = t->right != NULL && t->right[c];
-            fprintf(fp, right ? " %*s |" : " %-*s |", (int)w[c], ctl_table_get(t, i, c));
+        print_row(fp, t, i, w);
+        if (multi && i + 1 < t->n_rows) {
+            hline(fp, w, t->n_cols, NULL);
         }
-        fputc('\n', fp);
     }
     hline(fp, w, t->n_cols, NULL);
     rg_free(w);
@@ -121,15 +197,19 @@ void ctl_table_print_pretty(FILE *fp, const struct ctl_table *t, const char *tit
 
 void ctl_table_print_tsv(FILE *fp, const struct ctl_table *t, const char *scope)
 {
-    fprintf(fp, "Cluster");
+    if (scope != NULL) {
+        fprintf(fp, "Cluster\t");
+    }
     for (size_t c = 0; c < t->n_cols; c++) {
-        fprintf(fp, "\t%s", t->names[c]);
+        fprintf(fp, "%s%s", c > 0 ? "\t" : "", t->names[c]);
     }
     fputc('\n', fp);
     for (size_t i = 0; i < t->n_rows; i++) {
-        fprintf(fp, "%s", scope);
+        if (scope != NULL) {
+            fprintf(fp, "%s\t", scope);
+        }
         for (size_t c = 0; c < t->n_cols; c++) {
-            fprintf(fp, "\t%s", ctl_table_get(t, i, c));
+            fprintf(fp, "%s%s", c > 0 ? "\t" : "", ctl_table_get(t, i, c));
         }
         fputc('\n', fp);
     }
@@ -137,77 +217,16 @@ void ctl_table_print_tsv(FILE *fp, const struct ctl_table *t, const char *scope)
 
 /* --- json and yaml ---------------------------------------------------------- */
 
-/* Plain YAML scalars, quoted when a reader could take them for something
- * else (numbers, booleans, null, or text with YAML punctuation). */
-static void yaml_scalar(FILE *fp, const char *s)
-{
-    static const char *const words[] = {"",   "~",  "null", "true", "false", "yes",
-                                        "no", "on", "off",  "y",    "n"};
-    bool quote = strpbrk(s, ":#{}[],&*!|>'\"%@`") != NULL || s[0] == '-' || s[0] == ' ' ||
-                 s[0] == '?' || (s[0] != '\0' && s[strlen(s) - 1] == ' ');
-    char *end;
-    if (s[0] != '\0') {
-        strtod(s, &end);
-        quote = quote || *end == '\0';
-    }
-    for (size_t i = 0; i < RG_ARRAY_SIZE(words) && !quote; i++) {
-        quote = strcasecmp(s, words[i]) == 0;
-    }
-    if (!quote) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('\'', fp);
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p == '\'') {
-            fputc('\'', fp);
-        }
-        fputc(*p, fp);
-    }
-    fputc('\'', fp);
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
-}
-
-static void yaml_record(FILE *fp, const cJSON *rec)
-{
-    size_t n = (size_t)cJSON_GetArraySize(rec);
-    const cJSON **items = rg_calloc(n ? n : 1, sizeof *items);
-    size_t k = 0;
-    for (const cJSON *it = rec->child; it != NULL && k < n; it = it->next) {
-        items[k++] = it;
-    }
-    qsort(items, k, sizeof items[0], key_cmp); /* PyYAML sorts keys */
-    for (size_t j = 0; j < k; j++) {
-        fprintf(fp, "%s%s: ", j == 0 ? "- " : "  ", items[j]->string);
-        if (cJSON_IsNumber(items[j])) {
-            fprintf(fp, "%.0f", items[j]->valuedouble);
-        } else {
-            yaml_scalar(fp, cJSON_IsString(items[j]) ? items[j]->valuestring : "");
-        }
-        fputc('\n', fp);
-    }
-    rg_free(items);
-}
-
 void ctl_records_print(FILE *fp, const cJSON *records, enum ctl_format format)
 {
+    char *text;
     if (format == CTL_JSON) {
-        char *text = cJSON_PrintUnformatted(records);
+        text = cJSON_PrintUnformatted(records);
         fprintf(fp, "%s\n", text);
         cJSON_free(text);
         return;
     }
-    if (cJSON_GetArraySize(records) == 0) {
-        fprintf(fp, "[]\n");
-        return;
-    }
-    const cJSON *rec;
-    cJSON_ArrayForEach(rec, records)
-    {
-        yaml_record(fp, rec);
-    }
+    text = ctl_yaml_dump(records);
+    fputs(text, fp);
+    rg_free(text);
 }

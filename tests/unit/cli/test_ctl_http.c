@@ -1,9 +1,10 @@
 /*
- * Unit tests for ctl_http: which member a request goes to. Tiny HTTP
+ * Unit tests for ctl_http: which member a request goes to, and what it
+ * carries (credentials, If-Match) and brings back (ETag, text). Tiny HTTP
  * servers on 127.0.0.1 (port 0) answer from a thread, and a listening
  * socket that nobody accepts on shows whether a URL was tried at all.
  */
-#define _GNU_SOURCE /* strcasestr */
+#define _GNU_SOURCE /* strcasestr, asprintf, open_memstream */
 
 /* cmocka.h needs these first. */
 // clang-format off
@@ -28,13 +29,14 @@
 
 #include "agent/rg.h"
 #include "cli/ctl.h"
+#include "ctl_helpers.h"
 
 /* --- which member a change goes to ------------------------------------------ */
 
 /* A listening socket on 127.0.0.1; with @reply, a thread accepts one
  * connection, reads one request and answers @reply (a whole HTTP response),
  * or, when @reply is "", never answers and waits for the client to go. */
-struct fake {
+struct raw {
     int fd;
     char url[64];
     const char *reply; /* borrowed; NULL: nobody accepts */
@@ -42,7 +44,7 @@ struct fake {
     pthread_t thread;
 };
 
-static void fake_open(struct fake *f, const char *reply)
+static void raw_open(struct raw *f, const char *reply)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
@@ -57,7 +59,7 @@ static void fake_open(struct fake *f, const char *reply)
 }
 
 /* Read until the headers and Content-Length bytes of body are in. */
-static void fake_read_request(struct fake *f, int c)
+static void raw_read_request(struct raw *f, int c)
 {
     size_t got = 0;
     for (;;) {
@@ -80,9 +82,9 @@ static void fake_read_request(struct fake *f, int c)
     }
 }
 
-static void *fake_run(void *arg)
+static void *raw_run(void *arg)
 {
-    struct fake *f = arg;
+    struct raw *f = arg;
     struct pollfd p = {.fd = f->fd, .events = POLLIN};
     if (poll(&p, 1, 5000) <= 0) {
         return NULL;
@@ -91,7 +93,7 @@ static void *fake_run(void *arg)
     if (c < 0) {
         return NULL;
     }
-    fake_read_request(f, c);
+    raw_read_request(f, c);
     if (f->reply[0] != '\0') {
         ssize_t n = send(c, f->reply, strlen(f->reply), MSG_NOSIGNAL);
         (void)n;
@@ -105,13 +107,13 @@ static void *fake_run(void *arg)
     return NULL;
 }
 
-static void fake_start(struct fake *f)
+static void raw_start(struct raw *f)
 {
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_run, f), 0);
+    assert_int_equal(pthread_create(&f->thread, NULL, raw_run, f), 0);
 }
 
 /* True when some client connected (the connection waits in the backlog). */
-static bool fake_was_reached(struct fake *f)
+static bool raw_was_reached(struct raw *f)
 {
     int c = accept(f->fd, NULL, NULL);
     if (c >= 0) {
@@ -122,7 +124,7 @@ static bool fake_was_reached(struct fake *f)
     return false;
 }
 
-static void fake_close(struct fake *f)
+static void raw_close(struct raw *f)
 {
     if (f->reply != NULL) {
         pthread_join(f->thread, NULL);
@@ -148,10 +150,10 @@ static void opts_with(struct ctl_opts *o, const char *a, const char *b, const ch
 static void test_change_passes_unreachable_url_and_stops_at_a_4xx(void **state)
 {
     (void)state;
-    struct fake a, b;
-    fake_open(&a, HTTP_409);
-    fake_open(&b, NULL);
-    fake_start(&a);
+    struct raw a, b;
+    raw_open(&a, HTTP_409);
+    raw_open(&b, NULL);
+    raw_start(&a);
     struct ctl_opts o;
     opts_with(&o, "http://127.0.0.1:1", a.url, b.url);
     struct ctl_answer ans;
@@ -159,7 +161,7 @@ static void test_change_passes_unreachable_url_and_stops_at_a_4xx(void **state)
     assert_int_equal(ctl_send_json(&o, "POST", "/raft/members", "{\"address\":\"1.2.3.4:5\"}", &ans,
                                    err, sizeof err),
                      0);
-    fake_close(&a);
+    raw_close(&a);
     assert_int_equal(ans.status, 409);
     assert_string_equal(ans.url, a.url);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(ans.body, "error")->valuestring,
@@ -167,43 +169,43 @@ static void test_change_passes_unreachable_url_and_stops_at_a_4xx(void **state)
     assert_true(strncmp(a.request, "POST /raft/members HTTP/1.1\r\n", 29) == 0);
     assert_non_null(strstr(a.request, "\r\n\r\n{\"address\":\"1.2.3.4:5\"}"));
     assert_non_null(strcasestr(a.request, "Content-Type: application/json"));
-    assert_false(fake_was_reached(&b));
+    assert_false(raw_was_reached(&b));
     ctl_answer_close(&ans);
     ctl_opts_free(&o);
-    fake_close(&b);
+    raw_close(&b);
 }
 
 static void test_change_answered_5xx_is_final_too(void **state)
 {
     (void)state;
-    struct fake a, b;
-    fake_open(&a, "HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 0\r\n"
-                  "Connection: close\r\n\r\n");
-    fake_open(&b, NULL);
-    fake_start(&a);
+    struct raw a, b;
+    raw_open(&a, "HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 0\r\n"
+                 "Connection: close\r\n\r\n");
+    raw_open(&b, NULL);
+    raw_start(&a);
     struct ctl_opts o;
     opts_with(&o, a.url, b.url, NULL);
     struct ctl_answer ans;
     char err[1024];
     assert_int_equal(
         ctl_send_json(&o, "DELETE", "/raft/members/n%20x", NULL, &ans, err, sizeof err), 0);
-    fake_close(&a);
+    raw_close(&a);
     assert_int_equal(ans.status, 504);
     assert_null(ans.body);
     assert_true(strncmp(a.request, "DELETE /raft/members/n%20x HTTP/1.1\r\n", 37) == 0);
-    assert_false(fake_was_reached(&b));
+    assert_false(raw_was_reached(&b));
     ctl_answer_close(&ans);
     ctl_opts_free(&o);
-    fake_close(&b);
+    raw_close(&b);
 }
 
 static void test_change_sent_without_answer_is_not_retried(void **state)
 {
     (void)state;
-    struct fake a, b;
-    fake_open(&a, "");
-    fake_open(&b, NULL);
-    fake_start(&a);
+    struct raw a, b;
+    raw_open(&a, "");
+    raw_open(&b, NULL);
+    raw_start(&a);
     struct ctl_opts o;
     opts_with(&o, a.url, b.url, NULL);
     o.timeout_ms = 300;
@@ -212,12 +214,12 @@ static void test_change_sent_without_answer_is_not_retried(void **state)
     char err[1024];
     assert_int_equal(ctl_send_json(&o, "POST", "/raft/leadership", "{}", &ans, err, sizeof err),
                      -1);
-    fake_close(&a);
+    raw_close(&a);
     assert_non_null(strstr(err, "it may still take effect"));
     assert_non_null(strstr(err, a.url));
-    assert_false(fake_was_reached(&b));
+    assert_false(raw_was_reached(&b));
     ctl_opts_free(&o);
-    fake_close(&b);
+    raw_close(&b);
 }
 
 static void test_change_with_no_member_reachable_names_each_url(void **state)
@@ -239,27 +241,113 @@ static void test_change_with_no_member_reachable_names_each_url(void **state)
 static void test_read_tries_the_next_url_after_an_error_status(void **state)
 {
     (void)state;
-    struct fake a, b;
-    fake_open(&a, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                  "Connection: close\r\n\r\n");
-    fake_open(&b, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n"
-                  "{\"scope\":\"d\"}");
-    fake_start(&a);
-    fake_start(&b);
+    struct raw a, b;
+    raw_open(&a, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                 "Connection: close\r\n\r\n");
+    raw_open(&b, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n"
+                 "{\"scope\":\"d\"}");
+    raw_start(&a);
+    raw_start(&b);
     struct ctl_opts o;
     opts_with(&o, a.url, b.url, NULL);
     cJSON *doc = NULL;
     char err[1024];
     assert_int_equal(ctl_get_json(&o, "/cluster", &doc, err, sizeof err), 0);
-    fake_close(&a);
-    fake_close(&b);
+    raw_close(&a);
+    raw_close(&b);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "scope")->valuestring, "d");
     cJSON_Delete(doc);
     ctl_opts_free(&o);
 }
 
-int main(void)
+/* --- what a request carries and brings back --------------------------------------- */
+
+static void test_credentials_if_match_and_etag(void **state)
 {
+    (void)state;
+    struct fake f;
+    fake_open(&f);
+    fake_route_n(&f, "GET", "/config", 200, "ETag: \"7\"\r\n", "{\"loop_wait\":10}", 0);
+    fake_route(&f, "PATCH", "/config", 409, "config changed meanwhile\n");
+    fake_start(&f);
+    struct ctl_opts o = {.timeout_ms = 5000};
+    ctl_urls_add(&o, f.url);
+    o.auth.username = rg_strdup("admin");
+    o.auth.password = rg_strdup("s3cret");
+    struct ctl_answer ans;
+    long status;
+    char err[1024];
+    assert_int_equal(ctl_get(&o, "/config", &ans, &status, err, sizeof err), 0);
+    assert_int_equal(status, 200);
+    assert_string_equal(ans.etag, "\"7\"");
+    assert_string_equal(ans.url, o.urls[0]);
+    ctl_answer_close(&ans);
+
+    struct ctl_request rq = {
+        .method = "PATCH", .path = "/config", .body = "{\"ttl\":30}", .if_match = "\"7\""};
+    assert_int_equal(ctl_send(&o, &rq, &ans, err, sizeof err), 0);
+    assert_int_equal(ans.status, 409);
+    assert_null(ans.body);
+    /* A text answer, trimmed, is the reason. */
+    assert_string_equal(ctl_answer_reason(&ans), "config changed meanwhile");
+    ctl_answer_close(&ans);
+    fake_close_keep(&f);
+    /* Basic credentials on every request; If-Match on the change. */
+    const char *log = f.log;
+    assert_non_null(strstr(log, "GET /config\nAuthorization: Basic YWRtaW46czNjcmV0\n"));
+    assert_non_null(strstr(log, "PATCH /config\nIf-Match: \"7\"\n"
+                                "Authorization: Basic YWRtaW46czNjcmV0\n{\"ttl\":30}\n"));
+    free(f.log);
+    ctl_opts_free(&o);
+}
+
+static void test_json_error_is_the_reason(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_open(&f);
+    fake_route(&f, "POST", "/restart", 503,
+               "{\"error\": \"restart conditions are not satisfied\"}");
+    fake_start(&f);
+    struct ctl_opts o = {.timeout_ms = 5000};
+    struct ctl_request rq = {.method = "POST", .path = "/restart", .body = "{}"};
+    struct ctl_answer ans;
+    char err[1024];
+    assert_int_equal(ctl_send_to(&o, f.url, &rq, &ans, err, sizeof err), 0);
+    assert_int_equal(ans.status, 503);
+    assert_string_equal(ctl_answer_reason(&ans), "restart conditions are not satisfied");
+    ctl_answer_close(&ans);
+    fake_close(&f);
+
+    /* One member only: no URL list is walked, and the failure names it. */
+    assert_int_equal(ctl_send_to(&o, "http://127.0.0.1:1", &rq, &ans, err, sizeof err), -1);
+    assert_true(strncmp(err, "could not reach http://127.0.0.1:1/restart: ", 44) == 0);
+    ctl_opts_free(&o);
+}
+
+static void test_urls_are_cleaned_deduplicated_and_never_hold_a_password(void **state)
+{
+    (void)state;
+    struct ctl_opts o = {.timeout_ms = 300};
+    ctl_urls_add(&o, " 127.0.0.1:1/ , http://127.0.0.1:1,https://bob:hunter2@127.0.0.1:2/x/");
+    assert_int_equal(o.n_urls, 2);
+    assert_string_equal(o.urls[0], "http://127.0.0.1:1");
+    assert_string_equal(o.urls[1], "https://127.0.0.1:2/x");
+    assert_string_equal(o.url_auth.username, "bob");
+    assert_string_equal(o.url_auth.password, "hunter2");
+    char err[2048];
+    cJSON *doc = NULL;
+    assert_int_equal(ctl_get_json(&o, "/cluster", &doc, err, sizeof err), -1);
+    assert_null(strstr(err, "hunter2"));
+    assert_non_null(strstr(err, "https://127.0.0.1:2/x/cluster"));
+    ctl_opts_free(&o);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    clean_environment();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_change_passes_unreachable_url_and_stops_at_a_4xx),
@@ -267,6 +355,9 @@ int main(void)
         cmocka_unit_test(test_change_sent_without_answer_is_not_retried),
         cmocka_unit_test(test_change_with_no_member_reachable_names_each_url),
         cmocka_unit_test(test_read_tries_the_next_url_after_an_error_status),
+        cmocka_unit_test(test_credentials_if_match_and_etag),
+        cmocka_unit_test(test_json_error_is_the_reason),
+        cmocka_unit_test(test_urls_are_cleaned_deduplicated_and_never_hold_a_password),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -1,8 +1,12 @@
 /*
- * Unit tests for the printers of "list" and "member list" (ctl_list,
- * ctl_member, ctl_table) on hand-written GET /cluster documents, and for
- * the confirmation prompt of "member remove".
+ * Golden tests of the printers: "list" and "topology" (ctl_list), "history"
+ * (ctl_history), "member list" (ctl_member) and the table itself
+ * (ctl_table), in every format, on fixed GET /cluster and GET /history
+ * documents (JSON files of golden/ in, text files of golden/ out); and the confirmation
+ * prompt.
  */
+#define _GNU_SOURCE /* strcasestr, asprintf, open_memstream */
+
 /* cmocka.h needs these first. */
 // clang-format off
 #include <setjmp.h>
@@ -13,6 +17,7 @@
 // clang-format on
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/rg.h"
@@ -56,12 +61,13 @@ static void assert_prints(print_fn fn, const char *json, enum ctl_format format,
     cJSON_Delete(cluster);
 }
 
-/* The output regentctl list gave before its table printer was shared. */
+/* The output regentctl list gave before its table printer was shared (and
+ * before the header named the system identifier). */
 static void test_list_output_is_unchanged(void **state)
 {
     (void)state;
     assert_prints(ctl_print_cluster, cluster_json, CTL_PRETTY,
-                  "+ Cluster: demo -----+----------------+-----------+----+-----------+\n"
+                  "+ Cluster: demo (uninitialized) ------+-----------+----+-----------+\n"
                   "| Member  | Host     | Role           | State     | TL | Lag in MB |\n"
                   "+---------+----------+----------------+-----------+----+-----------+\n"
                   "| node1   | 10.0.0.1 | Leader         | running   |  5 |           |\n"
@@ -107,11 +113,11 @@ static void test_list_widens_the_last_column_for_a_long_scope(void **state)
                   "\"state\":\"stopped\",\"lag\":0}],\"scope\":\"a-rather-long-cluster-name-here\","
                   "\"raft\":{\"term\":1,\"leader\":null,\"voters\":[],\"standbys\":[]}}",
                   CTL_PRETTY,
-                  "+ Cluster: a-rather-long-cluster-name-here +-----------+\n"
-                  "| Member | Host   | Role    | State   | TL | Lag in MB |\n"
-                  "+--------+--------+---------+---------+----+-----------+\n"
-                  "| a      | h:5433 | Replica | stopped |    |         0 |\n"
-                  "+--------+--------+---------+---------+----+-----------+\n"
+                  "+ Cluster: a-rather-long-cluster-name-here (uninitialized) +\n"
+                  "| Member | Host   | Role    | State   | TL | Lag in MB     |\n"
+                  "+--------+--------+---------+---------+----+---------------+\n"
+                  "| a      | h:5433 | Replica | stopped |    |             0 |\n"
+                  "+--------+--------+---------+---------+----+---------------+\n"
                   "Raft: term 1, leader none, voters none, standbys none\n");
     assert_prints(ctl_print_cluster, "{\"members\":[],\"scope\":\"x\"}", CTL_YAML, "[]\n");
 }
@@ -189,6 +195,121 @@ static void test_raft_role_of_a_name(void **state)
     cJSON_Delete(cluster);
 }
 
+/* --- golden files: list, topology, history in every format ----------------------- */
+
+static const char *const format_names[] = {"pretty", "tsv", "json", "yaml"};
+
+static cJSON *load_json(const char *name)
+{
+    char *text = golden_read(name);
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    assert_non_null(doc);
+    return doc;
+}
+
+static void golden_members(const char *input, const char *prefix, bool extended, bool topology)
+{
+    cJSON *cluster = load_json(input);
+    for (int f = CTL_PRETTY; f <= CTL_YAML; f++) {
+        struct ctl_list_opts lo = {
+            .format = (enum ctl_format)f, .extended = extended, .topology = topology};
+        struct capture out;
+        capture_open(&out);
+        ctl_print_members(out.fp, cluster, &lo);
+        char name[128];
+        snprintf(name, sizeof name, "%s_%s.txt", prefix, format_names[f]);
+        assert_golden(capture_text(&out), name);
+        capture_close(&out);
+    }
+    cJSON_Delete(cluster);
+}
+
+/* Sysid header, ports, lag in MB or unknown, the extra columns with their
+ * values (a long reason hidden in pretty only), tags as YAML, footers. */
+static void test_list_golden(void **state)
+{
+    (void)state;
+    golden_members("cluster_full.json", "list_full", false, false);
+}
+
+/* No extra values: the columns appear with -e only; no sysid yet. */
+static void test_list_plain_and_extended_golden(void **state)
+{
+    (void)state;
+    golden_members("cluster_plain.json", "list_plain", false, false);
+    golden_members("cluster_plain.json", "list_plain_extended", true, false);
+}
+
+/* node3 streams from node2 and node4 from node3: a three-level tree. */
+static void test_topology_golden(void **state)
+{
+    (void)state;
+    golden_members("cluster_full.json", "topology_full", false, true);
+}
+
+static void test_history_golden(void **state)
+{
+    (void)state;
+    cJSON *history = load_json("history.json");
+    for (int f = CTL_PRETTY; f <= CTL_YAML; f++) {
+        struct capture out;
+        capture_open(&out);
+        ctl_print_history(out.fp, history, (enum ctl_format)f);
+        char name[64];
+        snprintf(name, sizeof name, "history_%s.txt", format_names[f]);
+        assert_golden(capture_text(&out), name);
+        capture_close(&out);
+    }
+    cJSON_Delete(history);
+
+    cJSON *empty = cJSON_CreateArray();
+    struct capture out;
+    capture_open(&out);
+    ctl_print_history(out.fp, empty, CTL_PRETTY);
+    ctl_print_history(out.fp, empty, CTL_JSON);
+    ctl_print_history(out.fp, empty, CTL_YAML);
+    assert_string_equal(capture_text(&out), "+----+-----+--------+-----------+------------+\n"
+                                            "| TL | LSN | Reason | Timestamp | New Leader |\n"
+                                            "+----+-----+--------+-----------+------------+\n"
+                                            "+----+-----+--------+-----------+------------+\n"
+                                            "[]\n[]\n");
+    capture_close(&out);
+    cJSON_Delete(empty);
+}
+
+/* A leaderless cluster: every replica hangs one level down; a
+ * replicatefrom cycle still shows both members. */
+static void test_topology_without_leader_and_with_a_cycle(void **state)
+{
+    (void)state;
+    cJSON *cluster =
+        cJSON_Parse("{\"scope\":\"t\",\"members\":["
+                    "{\"name\":\"a\",\"role\":\"replica\",\"state\":\"stopped\",\"host\":\"h1\"},"
+                    "{\"name\":\"b\",\"role\":\"replica\",\"state\":\"streaming\",\"host\":\"h2\","
+                    "\"tags\":{\"replicatefrom\":\"a\"}},"
+                    "{\"name\":\"c\",\"role\":\"replica\",\"state\":\"streaming\",\"host\":\"h3\","
+                    "\"tags\":{\"replicatefrom\":\"d\"}},"
+                    "{\"name\":\"d\",\"role\":\"replica\",\"state\":\"streaming\",\"host\":\"h4\","
+                    "\"tags\":{\"replicatefrom\":\"c\"}}]}");
+    struct ctl_list_opts lo = {.format = CTL_PRETTY, .topology = true};
+    struct capture out;
+    capture_open(&out);
+    ctl_print_members(out.fp, cluster, &lo);
+    assert_string_equal(
+        capture_text(&out),
+        "+ Cluster: t (uninitialized) ---------+----+-----------+--------------------+\n"
+        "| Member | Host | Role    | State     | TL | Lag in MB | Tags               |\n"
+        "+--------+------+---------+-----------+----+-----------+--------------------+\n"
+        "| + a    | h1   | Replica | stopped   |    |           |                    |\n"
+        "|   + b  | h2   | Replica | streaming |    |           | {replicatefrom: a} |\n"
+        "| + c    | h3   | Replica | streaming |    |           | {replicatefrom: d} |\n"
+        "| + d    | h4   | Replica | streaming |    |           | {replicatefrom: c} |\n"
+        "+--------+------+---------+-----------+----+-----------+--------------------+\n");
+    capture_close(&out);
+    cJSON_Delete(cluster);
+}
+
 /* --- confirmation ---------------------------------------------------------- */
 
 static bool confirm_with(const char *typed, struct capture *out)
@@ -231,9 +352,18 @@ static void test_confirm_at_end_of_input_is_no(void **state)
     fclose(in);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) {
+        golden_dir = argv[1];
+    }
+    clean_environment();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_golden),
+        cmocka_unit_test(test_list_plain_and_extended_golden),
+        cmocka_unit_test(test_topology_golden),
+        cmocka_unit_test(test_topology_without_leader_and_with_a_cycle),
+        cmocka_unit_test(test_history_golden),
         cmocka_unit_test(test_list_output_is_unchanged),
         cmocka_unit_test(test_list_widens_the_last_column_for_a_long_scope),
         cmocka_unit_test(test_member_list_pretty_sorts_servers_and_marks_the_leader),
