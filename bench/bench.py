@@ -33,6 +33,12 @@ Run it with Debian's /usr/bin/python3, which has requests and yaml:
 
     bench/bench.py                  # proposals 2000, idle 60 s
     bench/bench.py --idle 5 --proposals 200    # a quick run
+
+The benchmarks with real PostgreSQL are scripts of their own, each run on
+fresh clusters (bench/benchlib.py holds what they share):
+
+    bench/failover                  # unplanned failover time (kill -9 of the primary)
+    bench/switchover                # write-unavailability window of POST /switchover
 """
 
 import argparse

@@ -41,276 +41,54 @@ agents. The temporary directories are deleted unless --keep is given.
 
 import argparse
 import contextlib
-import datetime
-import json
 import os
 import re
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests" / "cluster"))
-
-import psycopg  # noqa: E402
-import requests  # noqa: E402
-
-import regent_harness as rh  # noqa: E402
+from benchlib import (
+    POLL,
+    PROMOTION_EVENTS,
+    PROMOTION_PG_EVENTS,
+    BenchError,
+    ClusterRun,
+    Writer,
+    add_common_args,
+    bench_main,
+    error_kinds,
+    header,
+    is_postmaster_of,
+    lease_view,
+    loadavg,
+    log_lines,
+    pg_log_lines,
+    print_odd,
+    query,
+    rh,
+    stop_cluster,
+    wait_streaming,
+)
 
 STREAMING_TIMEOUT = 120.0  # empty directories -> three streaming members
 FAILOVER_TIMEOUT = 60.0  # kill -> first acknowledged write
 WRITE_INTERVAL = 0.010  # seconds between two inserts
 WRITES_BEFORE_KILL = 2.0  # seconds of acknowledged writes before the kill
-POLL = 0.02  # seconds between two polls of the cluster
 DEFAULT_TTL = 2.5
-CONNECT_TIMEOUT = 1
 TARGET_MEDIAN = 3.0  # the issue's targets, printed next to the numbers
 TARGET_OVER_TTL = 1.0
-
-
-class BenchError(Exception):
-    """The cluster did something the benchmark cannot measure around."""
-
-
-# --------------------------------------------------------------------------
-# Build
-
-
-def ensure_built(build):
-    if not (build / "build.ninja").exists():
-        print(f"configuring {build} (meson setup)", file=sys.stderr)
-        run_quiet(["meson", "setup", str(build)], f"meson setup {build}")
-    run_quiet(["ninja", "-C", str(build), "regent"], f"ninja -C {build} regent")
-
-
-def run_quiet(argv, what):
-    r = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.stderr.write(r.stdout + r.stderr)
-        raise BenchError(f"{what} failed with status {r.returncode}")
-
-
-# --------------------------------------------------------------------------
-# Processes
-
-
-def is_postmaster_of(pid, data_dir):
-    """Is @pid a postgres started with -D @data_dir (not a recycled pid)?"""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    d = str(data_dir).encode()
-    for i, arg in enumerate(argv):
-        if arg == b"-D" and i + 1 < len(argv) and argv[i + 1] == d:
-            return True
-        if arg == b"-D" + d:
-            return True
-    return False
-
-
-def kill_postmaster_checked(node):
-    """SIGKILL @node's postmaster, but only if postmaster.pid names a live
-    postgres of its data directory (a file left by kill -9 names a dead pid
-    that the kernel may have handed to someone else)."""
-    pid = node.postmaster_pid()
-    if pid is not None and is_postmaster_of(pid, node.dir / "data"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def stop_cluster(cluster, last=None):
-    """Stop every agent (SIGTERM, then SIGKILL after 10 s), @last (the
-    primary: it would hand over to a replica) at the end, then any
-    postmaster one left behind. Bounded."""
-    for n in sorted(cluster.nodes, key=lambda n: n is last):
-        with contextlib.suppress(Exception):
-            n.stop()
-    for n in cluster.nodes:
-        with contextlib.suppress(Exception):
-            kill_postmaster_checked(n)
-
-
-def kill_cluster(cluster):
-    """Last resort (second ^C, errors while stopping): SIGKILL everything."""
-    for n in cluster.nodes:
-        with contextlib.suppress(Exception):
-            if n.alive():
-                n.resume()
-                n.kill()
-        with contextlib.suppress(Exception):
-            kill_postmaster_checked(n)
-
-
-# --------------------------------------------------------------------------
-# PostgreSQL
-
-
-def node_dsn(node):
-    return (
-        f"host=127.0.0.1 port={node.pg_port} user=postgres dbname=postgres "
-        f"connect_timeout={CONNECT_TIMEOUT}"
-    )
-
-
-def multi_host_dsn(nodes):
-    hosts = ",".join("127.0.0.1" for _ in nodes)
-    ports = ",".join(str(n.pg_port) for n in nodes)
-    return (
-        f"host={hosts} port={ports} user=postgres dbname=postgres "
-        f"target_session_attrs=read-write connect_timeout={CONNECT_TIMEOUT}"
-    )
-
-
-def query(node, sql):
-    """Rows of @sql on @node, or None when it cannot answer."""
-    try:
-        with psycopg.connect(node_dsn(node), autocommit=True) as conn:
-            cur = conn.execute(sql)
-            return cur.fetchall() if cur.description else []
-    except psycopg.Error:
-        return None
-
-
-# A replica streams through the replication slot named after it. The slot
-# matters: pg_basebackup's WAL stream (a temporary slot) is "streaming" in
-# pg_stat_replication too, while the clone is still being copied.
-STREAMING_SQL = (
-    "SELECT pg_is_in_recovery(), "
-    "(SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s "
-    " ON s.active_pid = r.pid WHERE r.state = 'streaming' AND s.slot_name IN ({names}))"
-)
-
-
-def wait_streaming(cluster, timeout):
-    """The primary once it is out of recovery and the other two members
-    stream from it through their slots."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for n in cluster.nodes:
-            n.check_alive()
-            others = ", ".join(f"'{m.name}'" for m in cluster.nodes if m is not n)
-            rows = query(n, STREAMING_SQL.format(names=others))
-            if rows and rows[0][0] is False and rows[0][1] >= 2:
-                return n
-        if time.monotonic() >= deadline:
-            raise BenchError(
-                f"no primary with two streaming replicas after {timeout:g} s"
-                + cluster.logs_report(lines=20)
-            )
-        time.sleep(POLL)
-
-
-class Writer(threading.Thread):
-    """Inserts a row every WRITE_INTERVAL through the multi-host string and
-    records (monotonic time, port) of every acknowledged insert, and
-    (monotonic time, error) of every failure."""
-
-    def __init__(self, nodes):
-        super().__init__(daemon=True)
-        self.dsn = multi_host_dsn(nodes)
-        self.stop_event = threading.Event()
-        self.lock = threading.Lock()
-        self.acked = []  # (monotonic, port, row id)
-        self.errors = []  # (monotonic, text)
-
-    def run(self):
-        conn = None
-        port = None
-        i = 0
-        while not self.stop_event.is_set():
-            try:
-                if conn is None:
-                    conn = psycopg.connect(self.dsn, autocommit=True)
-                    port = conn.info.port
-                i += 1
-                conn.execute("INSERT INTO failover_bench VALUES (%s, now())", (i,))
-                t = time.monotonic()
-                with self.lock:
-                    self.acked.append((t, port, i))
-            except psycopg.Error as e:
-                t = time.monotonic()
-                text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                with self.lock:
-                    self.errors.append((t, text))
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        conn.close()
-                conn = None
-            self.stop_event.wait(WRITE_INTERVAL)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    def stop(self):
-        self.stop_event.set()
-        self.join(timeout=10)
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.acked), list(self.errors)
 
 
 # --------------------------------------------------------------------------
 # Agents' logs
 
-LOG_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC (\w+) (\w+): (.*)$")
 EXPIRED_RE = re.compile(r"lease of (\S+) \(epoch (\d+)\) expired at (\d+) \(now (\d+)\)")
 GRANT_RE = re.compile(r"failover: granting the lease \(epoch (\d+) -> (\d+)\) to (\S+):")
-PG_LOG_RE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC \[\d+\] (\w+):\s+(.*)$")
 
-# (key, module, message pattern) looked for in the new primary's agent log.
-GRANTEE_EVENTS = [
-    ("granted_to_us", "ha", re.compile(r"lease epoch \d+ granted to us")),
-    ("confirmed", "ha", re.compile(r"lease epoch \d+ confirmed by our renewal")),
-    ("handed", "ha", re.compile(r"Raft leadership handed to another voter")),
-    ("promoting", "pg", re.compile(r"promoting ")),
-    ("promoted", "pg", re.compile(r"promoted: out of recovery")),
-]
-# ... and in its PostgreSQL log (data.log, next to the data directory).
-PG_EVENTS = [
-    ("pg_promote_request", re.compile(r"received promote request")),
-    ("pg_new_timeline", re.compile(r"selected new timeline ID")),
-    ("pg_recovery_complete", re.compile(r"archive recovery complete")),
-    ("pg_ready", re.compile(r"database system is ready to accept connections")),
-]
-
-
-def parse_utc(text):
-    t = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f")
-    return t.replace(tzinfo=datetime.timezone.utc).timestamp()
-
-
-def log_lines(node):
-    """[(wall time, level, module, message)] of @node's agent log."""
-    out = []
-    for f in node.log_files():
-        try:
-            text = f.read_text(errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            m = LOG_RE.match(line)
-            if m:
-                out.append((parse_utc(m.group(1)), m.group(2), m.group(3), m.group(4)))
-    return out
-
-
-def pg_log_lines(node):
-    """[(wall time, level, message)] of @node's PostgreSQL log, if any."""
-    out = []
-    with contextlib.suppress(OSError):
-        for line in (node.dir / "data.log").read_text(errors="replace").splitlines():
-            m = PG_LOG_RE.match(line)
-            if m:
-                out.append((parse_utc(m.group(1)), m.group(2), m.group(3)))
-    return out
+# Looked for in the new primary's agent log and PostgreSQL log.
+GRANTEE_EVENTS = PROMOTION_EVENTS
+PG_EVENTS = PROMOTION_PG_EVENTS
 
 
 def startup_breakdown(cluster, primary, t0_wall, until):
@@ -405,20 +183,10 @@ def cluster_ttl(node):
     return DEFAULT_TTL, "default"
 
 
-def lease_view(node):
-    """(lease dict, raft leader) from @node's GET /cluster, or (None, None)."""
-    with contextlib.suppress(Exception):
-        c = node.api("/cluster", timeout=1.0).json()
-        return c.get("lease"), (c.get("raft") or {}).get("leader")
-    return None, None
-
-
 def one_run(k, base_root, keep):
-    base = Path(tempfile.mkdtemp(prefix=f"regent-failover-{k}-", dir=base_root))
-    cluster = rh.Cluster(base, n=3, scope="bench")
-    writer = None
-    res = {"run": k, "dir": base}
-    try:
+    with ClusterRun(f"regent-failover-{k}-", base_root, keep) as run:
+        base, cluster = run.base, run.cluster
+        res = {"run": k, "dir": base}
         t0 = time.monotonic()
         t0_wall = time.time()
         cluster.start()
@@ -432,7 +200,7 @@ def one_run(k, base_root, keep):
         if rows is None:
             raise BenchError(f"{primary.name}: could not create the table")
 
-        writer = Writer(cluster.nodes)
+        writer = run.writer = Writer(cluster.nodes, WRITE_INTERVAL, "failover_bench")
         writer.start()
         # About 2 s of acknowledged writes (bounded: 10 s for the first ones).
         deadline = time.monotonic() + 10.0 + WRITES_BEFORE_KILL
@@ -527,27 +295,11 @@ def one_run(k, base_root, keep):
         res["odd"] = [(t - t_kill_wall, name, lvl, mod, msg) for t, name, lvl, mod, msg in odd]
         res["grantee"] = grantee
         res["startup"] = startup_breakdown(cluster, primary, t0_wall, t_streaming_wall)
-        return res
-    finally:
-        if writer is not None:
-            writer.stop()
-        try:
-            stop_cluster(cluster)
-        finally:
-            kill_cluster(cluster)
-            if keep:
-                sys.stdout.flush()
-                print(f"  kept {base}", file=sys.stderr)
-            else:
-                shutil.rmtree(base, ignore_errors=True)
+        return [res]
 
 
 # --------------------------------------------------------------------------
 # Output
-
-
-def fmt_s(x):
-    return "   ?  " if x is None else f"{x:6.3f}"
 
 
 STEPS = [
@@ -608,12 +360,8 @@ def print_run(r):
               f"coordinator saw it expired {r['late_ms']} ms late)")
     errs = r["errors"]
     if errs:
-        kinds = {}
-        for _, e in errs:
-            kinds[e] = kinds.get(e, 0) + 1
-        top = sorted(kinds.items(), key=lambda x: -x[1])[:3]
         print(f"  writer: {len(errs)} failed attempts after the kill, the last at "
-              f"{errs[-1][0]:.3f} s; " + "; ".join(f"{c}x {e[:90]}" for e, c in top))
+              f"{errs[-1][0]:.3f} s; " + error_kinds(errs))
     for note in r.get("notes", []):
         print(f"  note: {note}")
     if r["late_old"]:
@@ -622,12 +370,7 @@ def print_run(r):
     if "lost" in r:
         print(f"  acknowledged by the old primary: {r['acked_old']} rows; missing on the new "
               f"primary: {r['lost']} ({r['lost_after_kill']} of them acknowledged after the kill)")
-    if r["odd"]:
-        print(f"  warnings and errors in the survivors' logs after the kill ({len(r['odd'])}):")
-        for t, name, lvl, mod, msg in r["odd"][:8]:
-            print(f"    +{t:6.3f} {name} {lvl} {mod}: {msg}")
-        if len(r["odd"]) > 8:
-            print(f"    ... {len(r['odd']) - 8} more")
+    print_odd(r["odd"], "the survivors' logs after the kill")
 
 
 def sub(r, a, b):
@@ -685,48 +428,10 @@ def print_summary(runs, failed=()):
     )
 
 
-def loadavg():
-    with contextlib.suppress(Exception):
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return "?"
-
-
-def header(build, base_root):
-    version = rh.project_version() or "?"
-    commit = "?"
-    with contextlib.suppress(Exception):
-        commit = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    buildtype = "?"
-    with contextlib.suppress(Exception):
-        opts = json.loads((build / "meson-info" / "intro-buildoptions.json").read_text())
-        buildtype = next(o["value"] for o in opts if o["name"] == "buildtype")
-    fstype = "?"
-    with contextlib.suppress(Exception):
-        fstype = subprocess.run(
-            ["findmnt", "-n", "-o", "FSTYPE", "-T", str(base_root)],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    load = loadavg()
-    try:
-        rel = build.relative_to(REPO_ROOT)
-    except ValueError:
-        rel = build
-    print(
-        f"Regent failover benchmark ({rel}/, 3 agents + PostgreSQL on 127.0.0.1, "
-        f"{datetime.date.today().isoformat()})"
-    )
-    print(
-        f"regent {version} ({commit}, {buildtype}), {os.cpu_count()} CPUs, "
-        f"data on {fstype} under {base_root}, load average {load}"
-    )
-    print(
-        f"writer: one insert every {WRITE_INTERVAL * 1000:g} ms through a multi-host "
-        f"string (target_session_attrs=read-write, connect_timeout={CONNECT_TIMEOUT}); "
-        f"kill -9 of the primary's agent and postmaster after {WRITES_BEFORE_KILL:g} s of writes"
-    )
+def print_header(build, base_root):
+    header(build, base_root, "Regent failover benchmark", WRITE_INTERVAL,
+           f"kill -9 of the primary's agent and postmaster after {WRITES_BEFORE_KILL:g} s "
+           f"of writes")
 
 
 def parse_args(argv):
@@ -735,80 +440,16 @@ def parse_args(argv):
         "time to three streaming members of a three-node loopback cluster (nothing is "
         "asserted)."
     )
-    p.add_argument("--runs", type=int, default=5, metavar="N",
-                   help="number of runs, each on a fresh cluster (default 5)")
-    p.add_argument("--build", default="build", metavar="DIR",
-                   help="meson build directory (default build; relative to the repository)")
-    p.add_argument("--no-build", action="store_true",
-                   help="do not run meson/ninja, use the binary as it is")
-    p.add_argument("--keep", action="store_true",
-                   help="keep each run's temporary directory (configs, data, logs)")
+    add_common_args(p, "number of runs, each on a fresh cluster (default 5)")
     a = p.parse_args(argv)
     if a.runs < 1:
         p.error("--runs must be at least 1")
     return a
 
 
-def on_sigterm(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv):
     a = parse_args(argv)
-    build = Path(a.build)
-    if not build.is_absolute():
-        build = REPO_ROOT / build
-    os.environ["REGENT_BUILD"] = str(build)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    base_root = Path(tempfile.gettempdir())
-    runs = []
-    try:
-        if not a.no_build:
-            ensure_built(build)
-        header(build, base_root)
-        sys.stdout.flush()
-        failed = []
-        for k in range(1, a.runs + 1):
-            try:
-                r = one_run(k, base_root, a.keep)
-            except (BenchError, rh.WaitTimeout, rh.NodeDied) as e:
-                # Reported, and the next run starts on a fresh cluster.
-                print(f"run {k}: FAILED: {e}")
-                failed.append(k)
-                continue
-            finally:
-                sys.stdout.flush()
-            runs.append(r)
-            print_run(r)
-            sys.stdout.flush()
-        if runs:
-            print_summary(runs, failed)
-        return 0 if runs else 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        if runs:
-            print_summary(runs)
-        return 130
-    except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except (BenchError, requests.RequestException, OSError) as e:
-        print(f"failover: {e}", file=sys.stderr)
-        if runs:
-            print_summary(runs)
-        return 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        # one_run stops its own cluster; this is the last resort for any
-        # agent the harness started (it checks nothing about postmaster pids,
-        # so only agents here).
-        for n in rh._all_nodes:
-            with contextlib.suppress(Exception):
-                if n.alive():
-                    n.resume()
-                    n.kill()
+    return bench_main(a, "failover", print_header, a.runs, one_run, print_run, print_summary)
 
 
 if __name__ == "__main__":
