@@ -772,9 +772,12 @@ void ha_stop(struct ha *ha, void (*cb)(void *arg), void *arg)
     uv_timer_stop(&ha->cycle_timer);
     uv_timer_stop(&ha->kick_timer);
     if (ha->acting) {
-        /* A long program (pg_basebackup, say) is asked to stop; its
-         * completion comes back here through ha__act_done. */
+        /* A long program (pg_basebackup, say) is asked to stop, and a
+         * proposal that waits for a quorum is given up (its outcome does not
+         * matter to a stopping agent); either completion comes back here
+         * through ha__act_done. */
         pgi_op_cancel(&ha->op);
+        store_req_cancel(&ha->act_req);
         return;
     }
     if (ha->gathering) {

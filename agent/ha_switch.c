@@ -77,10 +77,13 @@ void ha__switch_facts(struct ha *ha, struct ha_facts *f)
             f->failover_stale = true;
             return;
         }
-        /* A scheduled switchover waits out a pause (it cannot be scheduled
-         * in one, but a pause may begin after it was). */
-        if (at_ms > (int64_t)rg_realtime_ms() || f->paused) {
+        if (at_ms > (int64_t)rg_realtime_ms()) {
             wake_at(ha, at_ms);
+            return;
+        }
+        /* Due, but it waits out a pause (it cannot be scheduled in one, but
+         * a pause may begin after it was); the resume wakes the cycle. */
+        if (f->paused) {
             return;
         }
     }

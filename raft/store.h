@@ -181,10 +181,11 @@ struct store_req {
     bool in_call;       /* an rtx call is outstanding */
     bool local;         /* being handled by this node as leader */
     bool done;
-    int status;  /* for the callback */
-    void *reply; /* owned cJSON: the answer, for the callback */
-    void *call;  /* the outstanding call (store_req.c), or NULL */
-    void *lresp; /* the local responder while handled here as leader, or NULL */
+    bool cancelled; /* store_req_cancel: the outstanding call ends it */
+    int status;     /* for the callback */
+    void *reply;    /* owned cJSON: the answer, for the callback */
+    void *call;     /* the outstanding call (store_req.c), or NULL */
+    void *lresp;    /* the local responder while handled here as leader, or NULL */
     uv_timer_t timer;
     struct store_req *next, *prev; /* s->reqs */
     store_req_cb cb;
@@ -209,6 +210,15 @@ int store_propose(struct store *s,
 
 /* Decode the result of a proposal's reply: 0 and @res filled, or RG_EPARSE. */
 int store_reply_result(const cJSON *reply, struct store_result *res, uint64_t *index);
+
+/*
+ * Give up on @req (a proposal, a wait, a simple request) if it is still
+ * outstanding: its callback fires once, never inside this call, with
+ * RG_EUNKNOWN when an attempt may have reached the leader (it may still
+ * apply), else RG_ECANCELED. A request never started or already done is left
+ * alone, so @req must be zeroed before its first use.
+ */
+void store_req_cancel(struct store_req *req);
 
 /* Remove member @name from the cluster (Raft configuration, peers and
  * members records). Refused (409) for the lease holder. */

@@ -160,6 +160,10 @@ static void call_cb(void *data, int status, const cJSON *reply, const char *errm
         finish(req, RG_ESHUTDOWN, NULL);
         return;
     }
+    if (req->cancelled) {
+        finish(req, RG_EUNKNOWN, NULL);
+        return;
+    }
     if (status != 0) {
         rg_log(RG_DEBUG, LOGM, "request to the leader: attempt %u: %s: %s", req->attempts,
                rg_strerror(status), errmsg);
@@ -358,23 +362,39 @@ int store__req_start(struct store *s,
     return 0;
 }
 
+/* End @req now with @status, or, while a call is out, once it comes back
+ * (call_cb). */
+static void abandon(struct store_req *req, int status)
+{
+    if (req->in_call) {
+        rtx_call_cancel(&((struct store_call *)req->call)->call);
+        return;
+    }
+    if (req->lresp != NULL) {
+        ((struct local_resp *)req->lresp)->req = NULL;
+        req->lresp = NULL;
+    }
+    uv_timer_stop(&req->timer);
+    finish(req, status, NULL);
+}
+
 void store__req_cancel_all(struct store *s)
 {
     struct store_req *req = s->reqs;
     while (req != NULL) {
         struct store_req *next = req->next;
-        if (req->in_call) {
-            rtx_call_cancel(&((struct store_call *)req->call)->call);
-        } else {
-            if (req->lresp != NULL) {
-                ((struct local_resp *)req->lresp)->req = NULL;
-                req->lresp = NULL;
-            }
-            uv_timer_stop(&req->timer);
-            finish(req, RG_ESHUTDOWN, NULL);
-        }
+        abandon(req, RG_ESHUTDOWN);
         req = next;
     }
+}
+
+void store_req_cancel(struct store_req *req)
+{
+    if (req->s == NULL || req->done || req->cancelled) {
+        return;
+    }
+    req->cancelled = true;
+    abandon(req, req->maybe_applied ? RG_EUNKNOWN : RG_ECANCELED);
 }
 
 /* --- waiting for the state --------------------------------------------------- */

@@ -193,6 +193,25 @@ def test_primary_cut_off_from_the_majority_fences_itself(make_cluster):
     assert prober.interleavings() == [], prober.writes
 
 
+def test_a_primary_without_a_quorum_still_stops_promptly(make_cluster):
+    c = make_cluster(3)
+    p = healthy(c, c.names)
+    peers = [n for n in c.nodes if n is not p]
+    for n in peers:
+        n.pause()
+    try:
+        # The release cannot commit without a quorum: the agent gives up on
+        # it after ttl (the lease lapses by itself) instead of hanging until
+        # the harness SIGKILLs it.
+        assert p.stop() == 0, p.log_tail(30)
+        assert p.postmaster_pid() is None
+        assert "lease release:" in p.log_tail(10)
+    finally:
+        for n in peers:
+            n.resume()
+    healthy(c, [n.name for n in peers])
+
+
 def test_a_one_second_stall_of_the_primary_agent_causes_nothing(make_cluster):
     c = make_cluster(3)
     p = healthy(c, c.names)

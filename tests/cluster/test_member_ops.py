@@ -192,8 +192,16 @@ def test_dynamic_parameters_reload_or_wait_for_a_restart_in_either_order(pair):
         "pending_restart in the members records",
     )
     assert {n.name: n.postmaster_pid() for n in pair.nodes} == pids
-    # regentctl list shows it.
-    rows = {m["Member"]: m for m in json.loads(ok("--url", r.api_url, "list", "-f", "json").stdout)}
+
+    # regentctl list shows it (asked of the replica, whose copy of the store
+    # may apply the members records a moment after the primary's did).
+    def listed():
+        out = ok("--url", r.api_url, "list", "-f", "json").stdout
+        return {m["Member"]: m for m in json.loads(out)}
+
+    pair.wait_until(lambda: all("Pending restart" in m for m in listed().values()), TIMEOUT,
+                    "regentctl list to show the pending restarts")
+    rows = listed()
     for n in pair.nodes:
         assert rows[n.name]["Pending restart"] == "*", rows
         assert rows[n.name]["Pending restart reason"] == f"max_connections: {conns}->{conns + 20}"
@@ -210,10 +218,8 @@ def test_dynamic_parameters_reload_or_wait_for_a_restart_in_either_order(pair):
     assert "higher hot-standby settings" in r.log_tail(300)
     pair.wait_until(lambda: pending(r) is None and streaming_from(r) == p.pg_port, TIMEOUT,
                     "the replica to stream, nothing pending")
-    pair.wait_until(
-        lambda: all("Pending restart" not in m
-                    for m in json.loads(ok("--url", r.api_url, "list", "-f", "json").stdout)),
-        TIMEOUT, "regentctl list to show nothing pending")
+    pair.wait_until(lambda: all("Pending restart" not in m for m in listed().values()), TIMEOUT,
+                    "regentctl list to show nothing pending")
 
     # Back down: the replica may not go below the primary, so only the
     # primary is pending at first; once it has restarted, the replica is.
