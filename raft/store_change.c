@@ -45,6 +45,7 @@ struct member_op {
     uint64_t old_id; /* 0: none */
     char old_name[STORE_NAME_SIZE];
     char old_address[64];
+    bool old_holds_lease; /* a join under a new identity must wait for it */
     /* join */
     uint64_t id;
     char name[STORE_NAME_SIZE];
@@ -111,9 +112,25 @@ static void notify_removed_cb(void *data, int status, const cJSON *reply, const 
     (void)data, (void)status, (void)reply, (void)errmsg;
 }
 
+/* The old identity of a rejoining name still holds the leader lease: its
+ * removal would strand the lease's renewals, so the join waits until the
+ * lease has expired (true: @op is answered). */
+static bool lease_blocks(struct member_op *op)
+{
+    if (!op->old_holds_lease) {
+        return false;
+    }
+    op_end(op, store__reply_new(STORE_RC_CONFLICT,
+                                "member %s holds the leader lease under its old identity; try "
+                                "again once it has expired",
+                                op->old_name));
+    return true;
+}
+
 /* A wiped node comes back under a new id and its old one is removed; but
  * if the old one still answers, two live processes want one name: refuse
- * (the joiner then refuses to start). */
+ * (the joiner then refuses to start). Asked before the lease check, so a
+ * twin of the live lease holder is told that, not to retry. */
 static void old_probed(void *data, int status, const cJSON *reply, const char *errmsg)
 {
     struct member_op *op = data;
@@ -128,6 +145,9 @@ static void old_probed(void *data, int status, const cJSON *reply, const char *e
         op_end(op, a);
         return;
     }
+    if (lease_blocks(op)) {
+        return;
+    }
     op->step++;
     op_next(op);
 }
@@ -136,7 +156,8 @@ static void check_old(struct member_op *op)
 {
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "probe");
-    if (store__call(op->s, op->old_address, b, STORE_PROBE_TIMEOUT_MS, old_probed, op, NULL) != 0) {
+    if (store__call(op->s, op->old_address, b, STORE_PROBE_TIMEOUT_MS, old_probed, op, NULL) != 0 &&
+        !lease_blocks(op)) {
         op->step++;
         op_next(op);
     }
@@ -155,6 +176,9 @@ static void op_next(struct member_op *op)
     switch (op->step) {
     case OP_CHECK_OLD:
         if (!op->is_join || op->old_id == 0 || op->old_address[0] == '\0') {
+            if (lease_blocks(op)) {
+                return;
+            }
             op->step++;
             op_next(op);
             return;
@@ -332,16 +356,6 @@ void store__handle_join(struct store *s, const cJSON *body, struct store_respond
         return;
     }
     uint64_t old = old_identity(s, tmp.id, tmp.name, tmp.address);
-    if (old != 0) {
-        const struct store_peer *p = store_state_peer(&s->state, old);
-        if (p != NULL && holds_lease(s, p->name)) {
-            r->reply(r, store__reply_new(STORE_RC_CONFLICT,
-                                         "member %s holds the leader lease under its old "
-                                         "identity; try again once it has expired",
-                                         p->name));
-            return;
-        }
-    }
     struct member_op *op = op_new(s, r, true);
     memcpy(op->name, tmp.name, sizeof op->name);
     memcpy(op->address, tmp.address, sizeof op->address);
@@ -352,6 +366,7 @@ void store__handle_join(struct store *s, const cJSON *body, struct store_respond
     if (old != 0) {
         const struct store_peer *p = store_state_peer(&s->state, old);
         snprintf(op->old_name, sizeof op->old_name, "%s", p != NULL ? p->name : "?");
+        op->old_holds_lease = p != NULL && holds_lease(s, p->name);
         const char *a = config_address(s, old);
         snprintf(op->old_address, sizeof op->old_address, "%s", a != NULL ? a : "");
         if (p != NULL) {

@@ -341,11 +341,22 @@ def test_two_agents_without_a_witness_keep_one_voter(make_cluster):
 def test_a_second_process_with_a_live_members_name_refuses_to_start(make_cluster, make_node):
     c = make_cluster(3)
     settled(c)
-    twin = make_node("node2", start=False, scope=c.scope)
-    twin.partner_addrs = [n.raft_addr for n in c.nodes]
-    twin.start()
-    rh.wait_until(lambda: not twin.alive(), TIMEOUT, "the twin to refuse and exit", [])
-    assert twin.proc.returncode == 1
-    assert "is already used by a live node" in twin.log_tail(50)
-    # The real node2 is untouched.
+    holder = rh.wait_until(
+        lambda: c.nodes[0].api("/raft/state").json()["state"]["lease"]["holder"],
+        TIMEOUT,
+        "a lease holder",
+        c.nodes,
+    )
+    other = next(n.name for n in c.nodes if n.name != holder)
+    # The lease holder's name too: its join is otherwise one that waits for
+    # the lease to expire, and a twin must not wait for that.
+    for name in (holder, other):
+        twin = make_node(name, start=False, scope=c.scope)
+        twin.partner_addrs = [n.raft_addr for n in c.nodes]
+        twin.start()
+        rh.wait_until(lambda: not twin.alive(), TIMEOUT, f"the twin of {name} to refuse and exit", [])
+        assert twin.proc.returncode == 1
+        assert "is already used by a live node" in twin.log_tail(50)
+    # The real members are untouched.
     settled(c)
+    assert c.nodes[0].api("/raft/state").json()["state"]["lease"]["holder"] == holder
