@@ -323,7 +323,7 @@ static void wd_poll_cb(uv_timer_t *t)
     }
     if (pgi_fence_done(ha->pg)) {
         uv_timer_stop(t);
-        wd_disarm(&ha->wd);
+        wd_disarm(&ha->wd, "every process the fence killed is gone");
         arm_fence(ha);
     } else if (rg_boottime_ms() - ha->wd.last_kick > WD_POLL_MAX_MS) {
         uv_timer_stop(t); /* the device has fired by now; the cycle looks again */
@@ -541,14 +541,13 @@ void ha__wd_check(struct ha *ha)
     struct wd *w = &ha->wd;
     bool unfenced = ha__lease_unfenced(ha);
     if (w->armed && unfenced) {
-        rg_log(RG_INFO, HA_LOGM, "paused: disarming the watchdog (nothing is fenced in pause)");
-        wd_disarm(w);
+        wd_disarm(w, "paused: nothing is fenced in pause");
         arm_fence(ha);
         return;
     }
     bool down = ha->pgstate == HA_PG_STOPPED || ha->pgstate == HA_PG_NO_DATA;
     if (w->armed && !ha->primary_allowed && down && pgi_fence_done(ha->pg)) {
-        wd_disarm(w);
+        wd_disarm(w, "PostgreSQL is stopped");
         arm_fence(ha);
         return;
     }

@@ -756,7 +756,7 @@ static void stopped_inspected(struct pgi_op *op, int status)
     uint64_t lsn = status == 0 && op->dir.have_controldata ? op->dir.controldata.checkpoint_lsn : 0;
     bool down = status == 0 && !op->dir.postmaster_alive;
     if (down) {
-        wd_disarm(&ha->wd); /* stopped cleanly: nothing is left to reset for */
+        wd_disarm(&ha->wd, "PostgreSQL stopped: nothing is left to reset for");
     }
     if (down && ha__lease_release(ha, lsn, released) == 0) {
         return;

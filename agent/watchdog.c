@@ -227,7 +227,7 @@ bool wd_kick(struct wd *w, uint64_t deadline)
     return true;
 }
 
-void wd_disarm(struct wd *w)
+void wd_disarm(struct wd *w, const char *why)
 {
     if (!w->armed) {
         return;
@@ -237,7 +237,7 @@ void wd_disarm(struct wd *w)
         rg_log(RG_WARNING, WD_LOGM, "magic close of %s failed (it stays armed): %s", w->device,
                strerror(errno));
     } else {
-        rg_log(RG_INFO, WD_LOGM, "disarmed %s: no PostgreSQL process of ours is left", w->device);
+        rg_log(RG_INFO, WD_LOGM, "disarmed %s: %s", w->device, why);
     }
     close(w->fd);
     w->fd = -1;

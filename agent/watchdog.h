@@ -118,8 +118,8 @@ int wd_arm(struct wd *w);
  * before the ioctl. Returns true when it kicked. */
 bool wd_kick(struct wd *w, uint64_t deadline);
 
-/* Magic close: every PostgreSQL process is gone. */
-void wd_disarm(struct wd *w);
+/* Magic close: every PostgreSQL process is gone (or pause); @why is logged. */
+void wd_disarm(struct wd *w, const char *why);
 
 /* Close without the magic character: the device stays armed and counts
  * down from this last keepalive (the agent exits with PostgreSQL running). */

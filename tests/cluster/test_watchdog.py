@@ -1,0 +1,158 @@
+"""The watchdog (DESIGN.md rule 5, docs/ha.md "Watchdog").
+
+The agents use the test driver (watchdog.driver: testing): it records
+arm/keepalive/disarm/close events in a file per node, and a
+WatchdogSupervisor (wd_supervisor.py) plays the kernel, resetting the node
+(SIGKILL of its agent and PostgreSQL) when the device is not kicked in time.
+"""
+
+import os
+import time
+
+import pg_tools as pt
+import regent_harness as rh
+from test_ha import healthy, the_primary
+from wd_supervisor import WatchdogSupervisor, boot_ms
+
+TIMEOUT = 60.0
+WD_TIMEOUT_MS = 2000  # watchdog.timeout's default
+
+
+def events_path(node):
+    return node.dir / "watchdog.events"
+
+
+def with_test_watchdog(node):
+    node.overrides = rh._deep_merge(
+        node.overrides,
+        {"watchdog": {"mode": "required", "driver": "testing", "device": str(events_path(node))}},
+    )
+
+
+def named(events, name, since=0):
+    return [ms for ms, ev, _ in events if ev == name and ms >= since]
+
+
+def postmaster_start_ms(node):
+    """The postmaster's start, CLOCK_BOOTTIME ms (/proc starttime: ticks since boot)."""
+    pid = node.postmaster_pid()
+    stat = open(f"/proc/{pid}/stat").read()
+    ticks = int(stat[stat.rfind(")") + 2 :].split()[19])
+    return ticks * 1000 // os.sysconf("SC_CLK_TCK")
+
+
+def patch_config(node, body):
+    r = node.api("/config", method="PATCH", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+
+
+def test_armed_before_primary_fed_while_healthy_and_a_frozen_primary_is_reset(make_cluster):
+    c = make_cluster(3, start=False)
+    sups = {}
+    for n in c.nodes:
+        with_test_watchdog(n)
+        sups[n.name] = WatchdogSupervisor(events_path(n), n.dir / "data", n.name)
+        sups[n.name].start()
+    prober = pt.Prober(c.nodes)
+    try:
+        c.start()
+        p = healthy(c, c.names)
+        sp = sups[p.name]
+        # Armed before PostgreSQL ran as a primary (/proc's start time has
+        # a 10 ms resolution); the replicas never armed.
+        arms = named(sp.events(), "arm")
+        assert arms, sp.events()
+        assert arms[0] <= postmaster_start_ms(p) + 10, (arms, postmaster_start_ms(p))
+        for n in c.nodes:
+            if n is not p:
+                assert named(sups[n.name].events(), "arm") == [], n.name
+
+        # Fed while healthy: a keepalive per renewal, never a gap near the timeout.
+        since = boot_ms()
+        time.sleep(2.0)
+        kicks = named(sp.events(), "keepalive", since)
+        assert len(kicks) >= 4, kicks
+        gaps = [b - a for a, b in zip(kicks, kicks[1:])]
+        assert max(gaps) < WD_TIMEOUT_MS / 2, gaps
+        assert sp.resets == []
+
+        # Pause disarms it (nothing is fenced in pause); resume arms it again.
+        patch_config(p, {"pause": True})
+        since = boot_ms()
+        c.wait_until(lambda: named(sp.events(), "disarm", since), TIMEOUT, "disarm in pause")
+        patch_config(p, {"pause": None})
+        c.wait_until(lambda: named(sp.events(), "arm", since), TIMEOUT, "arm after resume")
+
+        # Freeze the primary's agent for longer than ttl: the supervisor
+        # resets the node (kills its agent and PostgreSQL) before the lease
+        # can go elsewhere, and never are two primaries writable.
+        off = boot_ms() - time.monotonic() * 1000
+        prober.start()
+        c.wait_until(lambda: p.name in prober.writable_nodes(), TIMEOUT, "writes on the primary")
+        p.expected_running = False  # the supervisor will kill it
+        frozen_at = boot_ms()
+        p.pause()
+        rh.wait_until(lambda: sp.resets, 10, "the watchdog to reset the frozen primary")
+        reset = sp.resets[0]
+        assert p.pid in reset["killed"], reset
+        assert reset["at"] - frozen_at <= WD_TIMEOUT_MS + 100, (reset, frozen_at)
+        p.proc.wait(timeout=10)
+        p.paused = False
+        rh.wait_until(lambda: pt.in_recovery(p) is None, 10, "the reset primary's PostgreSQL gone")
+
+        q = the_primary(c, exclude=(p.name,))
+        rh.wait_until(lambda: q.name in prober.writable_nodes(), TIMEOUT, "writes on the new one")
+        prober.stop()
+        old = [w for w in prober.writes if w[0] == p.name]
+        new = [w for w in prober.writes if w[0] == q.name]
+        # The old primary's last write ended before the new one's first began.
+        assert max(e for _, _, e in old) < min(s for _, s, _ in new), (old[-3:], new[:3])
+        assert prober.interleavings() == [], prober.writes
+        # The new primary armed its watchdog before it accepted a write.
+        first_write = min(s for _, s, _ in new) * 1000 + off
+        q_arms = named(sups[q.name].events(), "arm")
+        assert q_arms and q_arms[0] < first_write, (q_arms, first_write)
+        assert q_arms[0] > reset["at"], "armed after the old primary's reset"
+    finally:
+        prober.stop()
+        if p_is_paused(c):
+            for n in c.nodes:
+                n.resume()
+        for s in sups.values():
+            s.stop()
+
+
+def p_is_paused(c):
+    return any(n.paused for n in c.nodes)
+
+
+def test_required_without_a_device_never_takes_the_lease_automatic_warns(make_cluster):
+    c = make_cluster(3, start=False)
+    missing = str(c.base_dir / "no-such-watchdog")
+    modes = {"node1": "required", "node2": "automatic", "node3": "off"}
+    for n in c.nodes:
+        # ttl 3 s: with it the timing allows a watchdog, so automatic's
+        # warning is about the device.
+        n.overrides = {
+            "watchdog": {"mode": modes[n.name], "device": missing},
+            "bootstrap": {"dcs": {"ttl": 3}},
+        }
+    c.start()
+    p = healthy(c, c.names)
+    assert p.name != "node1"
+    n1 = c["node1"]
+    assert n1.api("/patroni").json().get("watchdog_failed") is True
+    assert not c["node2"].api("/patroni").json().get("watchdog_failed")
+    assert "watchdog.mode required" in n1.log_tail(400)
+    assert "watchdog.mode automatic" in c["node2"].log_tail(400)
+
+    # The primary fails: the lease goes to the other member that may take
+    # it, never to the one whose required watchdog is missing.
+    p.kill()
+    p.kill_postmaster()
+    q = the_primary(c, exclude=(p.name,))
+    assert q.name not in ("node1", p.name)
+    assert {p.name, q.name} == {"node2", "node3"}  # automatic without a device works
+    assert pt.in_recovery(n1) is True
+    assert "granted to us" not in n1.log_tail(2000)
+    assert "not a failover candidate: watchdog required but unusable" in n1.log_tail(2000)
