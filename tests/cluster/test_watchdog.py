@@ -12,7 +12,7 @@ import time
 import pg_tools as pt
 import regent_harness as rh
 from test_ha import healthy, the_primary
-from wd_supervisor import WatchdogSupervisor, boot_ms
+from wd_supervisor import WatchdogSupervisor, boot_ms, parse_events
 
 TIMEOUT = 60.0
 WD_TIMEOUT_MS = 2000  # watchdog.timeout's default
@@ -83,6 +83,20 @@ def test_armed_before_primary_fed_while_healthy_and_a_frozen_primary_is_reset(ma
         patch_config(p, {"pause": None})
         c.wait_until(lambda: named(sp.events(), "arm", since), TIMEOUT, "arm after resume")
 
+        # A switchover: the old primary disarms once its PostgreSQL is
+        # stopped, the new one arms before it is promoted; nobody is reset.
+        target = next(n for n in c.nodes if n is not p)
+        since = boot_ms()
+        r = p.api("/switchover", method="POST", json={"leader": p.name, "candidate": target.name},
+                  timeout=30)
+        assert r.status_code == 200, r.text
+        c.wait_until(lambda: named(sp.events(), "disarm", since), TIMEOUT, "disarm after handover")
+        assert named(sups[target.name].events(), "arm", since)
+        assert all(s.resets == [] for s in sups.values())
+        p = healthy(c, c.names)
+        assert p is target
+        sp = sups[p.name]
+
         # Freeze the primary's agent for longer than ttl: the supervisor
         # resets the node (kills its agent and PostgreSQL) before the lease
         # can go elsewhere, and never are two primaries writable.
@@ -110,9 +124,8 @@ def test_armed_before_primary_fed_while_healthy_and_a_frozen_primary_is_reset(ma
         assert prober.interleavings() == [], prober.writes
         # The new primary armed its watchdog before it accepted a write.
         first_write = min(s for _, s, _ in new) * 1000 + off
-        q_arms = named(sups[q.name].events(), "arm")
+        q_arms = named(sups[q.name].events(), "arm", reset["at"])
         assert q_arms and q_arms[0] < first_write, (q_arms, first_write)
-        assert q_arms[0] > reset["at"], "armed after the old primary's reset"
     finally:
         prober.stop()
         if p_is_paused(c):
@@ -156,3 +169,29 @@ def test_required_without_a_device_never_takes_the_lease_automatic_warns(make_cl
     assert pt.in_recovery(n1) is True
     assert "granted to us" not in n1.log_tail(2000)
     assert "not a failover candidate: watchdog required but unusable" in n1.log_tail(2000)
+
+
+def test_a_restarted_agent_kills_a_leftover_postgres_before_it_opens_the_watchdog(make_cluster):
+    c = make_cluster(1, start=False)
+    n = c["node1"]
+    with_test_watchdog(n)
+    c.start()
+    rh.wait_until(lambda: pt.in_recovery(n) is False, TIMEOUT, "a primary", nodes=[n])
+    old_pm = n.postmaster_pid()
+    # The agent alone dies (no supervisor here to reset the node): its
+    # PostgreSQL is left running, and the device would still count down.
+    n.kill()
+    assert pt.in_recovery(n) is False
+    restarted_at = boot_ms()
+    n.start()
+    rh.wait_until(
+        lambda: pt.in_recovery(n) is False and n.postmaster_pid() not in (None, old_pm),
+        TIMEOUT,
+        "a new postmaster, as primary",
+        nodes=[n],
+    )
+    log = n.log_path.read_text().split("=== harness: starting node1 ===")[-1]
+    sweep = log.find("runs without its agent: killing it before the watchdog is opened")
+    armed = log.find("watchdog: armed")
+    assert 0 <= sweep < armed, log[-3000:]
+    assert named(parse_events(events_path(n)), "arm", restarted_at)
