@@ -567,8 +567,12 @@ static void inspected(struct pgi_op *op, int status)
                    "PostgreSQL of our data directory runs without its agent: killing it before "
                    "the watchdog is opened");
             pgi_fence(ha->pg);
-            ha->gathering = false;
-            return; /* the next cycle looks again */
+            if (ha->stopping) {
+                decide(ha); /* ha_stop waits for the gathering to end there */
+            } else {
+                ha->gathering = false; /* the next cycle looks again */
+            }
+            return;
         }
     }
     /* A running standby's copy of the primary's hot-standby settings moves

@@ -195,3 +195,53 @@ def test_a_restarted_agent_kills_a_leftover_postgres_before_it_opens_the_watchdo
     armed = log.find("watchdog: armed")
     assert 0 <= sweep < armed, log[-3000:]
     assert named(parse_events(events_path(n)), "arm", restarted_at)
+
+
+def test_the_supervisor_behaves_like_the_kernel(tmp_path):
+    """The test device itself, with stand-in processes: a disarm in time is a
+    disarm however late it is read; the holder's death without one is a last
+    keepalive; a missed timeout kills the holder and the postmaster's family."""
+    import subprocess
+
+    def sleeper():
+        return subprocess.Popen(["sleep", "60"])
+
+    data = tmp_path / "data"
+    data.mkdir()
+    ev = tmp_path / "events"
+    procs = []
+    try:
+        # Disarmed in time, read late: no reset.
+        sup = WatchdogSupervisor(ev, data, "t", interval=3600)
+        t = boot_ms() - 5000
+        ev.write_text(f"{t} arm timeout=1 pid=0\n{t + 500} keepalive\n{t + 1400} disarm\n")
+        sup.step()
+        assert sup.resets == [] and not sup.armed
+        # A kick that came too late: it had fired at last + timeout.
+        with open(ev, "a") as f:
+            f.write(f"{t + 2000} arm timeout=1 pid=0\n{t + 3500} keepalive\n")
+        sup.step()
+        assert [r["at"] for r in sup.resets] == [t + 3000]
+        holder = sleeper()
+        pm = sleeper()
+        procs += [holder, pm]
+        (data / "postmaster.pid").write_text(f"{pm.pid}\n")
+        # The holder dies without a disarm: one last keepalive, then a reset
+        # that kills the postmaster.
+        sup2 = WatchdogSupervisor(tmp_path / "events2", data, "t2", interval=0.01)
+        (tmp_path / "events2").write_text(f"{boot_ms()} arm timeout=1 pid={holder.pid}\n")
+        sup2.start()
+        time.sleep(0.5)
+        holder.kill()
+        holder.wait()
+        died = boot_ms()
+        rh.wait_until(lambda: sup2.resets, 5, "the reset after the holder's death")
+        sup2.stop()
+        assert sup2.resets[0]["at"] >= died - 50 + 1000, (sup2.resets, died)
+        assert pm.pid in sup2.resets[0]["killed"]
+        assert pm.wait(timeout=5) == -9
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()

@@ -130,6 +130,8 @@ class WatchdogSupervisor(threading.Thread):
             victims.append(pm)
             victims.extend(_children(pm))
         for pid in victims:
+            if pid <= 1 or pid == os.getpid():
+                continue  # never init, never ourselves
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         self.resets.append({"at": at, "last": self.last, "killed": victims})
