@@ -137,8 +137,9 @@ struct ha {
     uint64_t primary_lsn;
     /* the watchdog (ha_lease.c) */
     struct wd wd;
-    uv_timer_t wd_timer; /* after a fence: polls until its processes are gone */
-    bool wd_swept;       /* the start-up check for a leftover PostgreSQL ran */
+    uv_timer_t wd_timer;   /* after a fence: polls until its processes are gone */
+    uint64_t wd_fenced_at; /* boot ms of that fence */
+    bool wd_swept;         /* the start-up check for a leftover PostgreSQL ran */
 
     /* switchover (ha_switch.c) */
     uv_timer_t sched_timer; /* wakes the cycle when a scheduled switchover is due */

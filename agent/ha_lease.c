@@ -321,11 +321,18 @@ static void wd_poll_cb(uv_timer_t *t)
         uv_timer_stop(t);
         return;
     }
+    uint64_t now = rg_boottime_ms();
     if (pgi_fence_done(ha->pg)) {
+        char why[96];
+        snprintf(why, sizeof why, "every process the fence killed is gone (after %" PRIu64 " ms)",
+                 now - ha->wd_fenced_at);
         uv_timer_stop(t);
-        wd_disarm(&ha->wd, "every process the fence killed is gone");
+        wd_disarm(&ha->wd, why);
         arm_fence(ha);
-    } else if (rg_boottime_ms() - ha->wd.last_kick > WD_POLL_MAX_MS) {
+    } else if (now - ha->wd_fenced_at > WD_POLL_MAX_MS) {
+        rg_log(RG_ERROR, HA_LOGM,
+               "PostgreSQL processes still exist %u ms after the fence: the watchdog stays armed",
+               WD_POLL_MAX_MS);
         uv_timer_stop(t); /* the device has fired by now; the cycle looks again */
     }
 }
@@ -349,6 +356,7 @@ static void fence_now(struct ha *ha)
         rg_log(RG_ERROR, HA_LOGM, "fence: %s: killing PostgreSQL",
                by_wd ? "no renewal applied in time to kick the watchdog"
                      : "the lease deadline passed without a renewal");
+        ha->wd_fenced_at = now;
         pgi_fence(ha->pg);
         ha->primary_allowed = false;
         ha->fenced = true;
