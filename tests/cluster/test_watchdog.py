@@ -169,6 +169,9 @@ def test_required_without_a_device_never_takes_the_lease_automatic_warns(make_cl
     assert pt.in_recovery(n1) is True
     assert "granted to us" not in n1.log_tail(2000)
     assert "not a failover candidate: watchdog required but unusable" in n1.log_tail(2000)
+    # /patroni says why, too (the "ha" reason beside watchdog_failed).
+    doc = n1.api("/patroni")
+    assert "not a failover candidate: watchdog required but unusable" in doc.text, doc.text
 
 
 def test_a_restarted_agent_kills_a_leftover_postgres_before_it_opens_the_watchdog(make_cluster):
