@@ -92,7 +92,8 @@ struct cfg_log {
 
 struct cfg_watchdog {
     char *mode;       /* "off" | "automatic" | "required"; default "automatic" */
-    char *device;     /* default "/dev/watchdog" */
+    char *driver;     /* "linux" (default) | "testing" (agent/watchdog.h; tests only) */
+    char *device;     /* default "/dev/watchdog"; the testing driver's events file */
     unsigned timeout; /* ms, default 2000 */
 };
 

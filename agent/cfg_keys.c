@@ -383,6 +383,8 @@ static const char *const watchdog_mode_choices[] = {
     "off",    "automatic",      "required",         "false=off",
     "no=off", "auto=automatic", "require=required", NULL};
 
+static const char *const watchdog_driver_choices[] = {"linux", "testing", NULL};
+
 /* libpq's values. */
 static const char *const sslmode_choices[] = {"disable",   "allow",       "prefer", "require",
                                               "verify-ca", "verify-full", NULL};
@@ -641,6 +643,10 @@ const struct cfg_key cfg__keys[] = {
     {.path = "watchdog", .type = CFG_T_SECTION, .off = NOF},
     {.path = "watchdog.mode", .type = CFG_T_ENUM, .off = F(watchdog.mode), .def = "automatic",
      .choices = watchdog_mode_choices},
+    /* testing: the test driver of agent/watchdog.h (device = its events
+     * file). For test suites only. */
+    {.path = "watchdog.driver", .type = CFG_T_ENUM, .off = F(watchdog.driver), .def = "linux",
+     .choices = watchdog_driver_choices},
     {.path = "watchdog.device", .type = CFG_T_STR, .off = F(watchdog.device),
      .def = "/dev/watchdog", .check = check_abs_path},
     {.path = "watchdog.safety_margin", .type = CFG_T_MS, .off = F(lease.safety_margin),

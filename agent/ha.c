@@ -65,7 +65,9 @@ static bool primary_rules(const struct ha_facts *f, struct ha_action *out)
         return false;
     }
     if (f->lease_mine) {
-        if (f->store_ready && f->init_sysid == NULL && is_me(f, f->init_claim)) {
+        if (f->watchdog_failed) {
+            set(out, HA_DEMOTE, NULL, "watchdog required but unusable: demoting the primary");
+        } else if (f->store_ready && f->init_sysid == NULL && is_me(f, f->init_claim)) {
             set(out, HA_SET_INITIALIZE, NULL, "the primary holds the bootstrap lease");
         } else if (f->switchover != NULL) {
             set(out, HA_HANDOVER, f->switchover[0] != '\0' ? f->switchover : NULL,
@@ -87,7 +89,10 @@ static bool primary_rules(const struct ha_facts *f, struct ha_action *out)
         return true;
     }
     if (f->store_ready && f->init_sysid == NULL) {
-        if (f->init_claim[0] == '\0') {
+        if (f->init_claim[0] == '\0' && f->watchdog_failed) {
+            set(out, HA_WAIT, NULL,
+                "watchdog required but unusable: not adopting the running primary");
+        } else if (f->init_claim[0] == '\0') {
             set(out, HA_CLAIM, NULL, "adopting a running primary: claiming the bootstrap");
         } else {
             set(out, HA_WAIT, NULL, "adopting a running primary: claim by %s", f->init_claim);
@@ -121,6 +126,11 @@ static void bootstrap_rules(const struct ha_facts *f, struct ha_action *out)
             set(out, HA_WAIT, NULL, "nofailover: not bootstrapping, waiting for a primary");
             return;
         }
+        if (f->watchdog_failed) {
+            set(out, HA_WAIT, NULL,
+                "watchdog required but unusable: not bootstrapping, waiting for a primary");
+            return;
+        }
         set(out, HA_CLAIM, NULL, "the cluster is not initialized: claiming the bootstrap");
         return;
     }
@@ -151,6 +161,10 @@ static void stopped_rules(const struct ha_facts *f, struct ha_action *out)
         set(out, HA_REINIT, NULL, "reinitialize requested: removing the data directory");
         return;
     }
+    if (f->lease_mine && f->watchdog_failed) {
+        set(out, HA_RELEASE, NULL, "watchdog required but unusable: releasing the lease");
+        return;
+    }
     if (f->lease_mine) {
         if (f->was_primary) {
             set(out, HA_START_PRIMARY, NULL, "holding the lease: starting PostgreSQL as primary");
@@ -179,7 +193,9 @@ static void stopped_rules(const struct ha_facts *f, struct ha_action *out)
 /* A running standby. */
 static void replica_rules(const struct ha_facts *f, struct ha_action *out)
 {
-    if (f->lease_mine) {
+    if (f->lease_mine && f->watchdog_failed) {
+        set(out, HA_RELEASE, NULL, "watchdog required but unusable: releasing the lease");
+    } else if (f->lease_mine) {
         set(out, HA_PROMOTE, NULL, "holding the lease: promoting");
     } else if (f->reinit_requested) {
         set(out, HA_REINIT, NULL, "reinitialize requested: stopping and removing the data");
@@ -196,6 +212,9 @@ static void replica_rules(const struct ha_facts *f, struct ha_action *out)
                                                                      : " (replicatefrom)");
     } else if (f->reconfigure) {
         set(out, HA_RECONFIGURE, NULL, "the configuration changed: reloading");
+    } else if (f->watchdog_failed) {
+        set(out, HA_WAIT, NULL,
+            "running as a replica; not a failover candidate: watchdog required but unusable");
     } else {
         set(out, HA_WAIT, NULL, "running as a replica");
     }

@@ -40,6 +40,7 @@ enum ha_pg {
 struct ha_facts {
     const char *me;
     bool nofailover;
+    bool watchdog_failed; /* watchdog.mode required, and the device or timing is unusable */
     /* PostgreSQL */
     enum ha_pg pg;
     bool in_recovery;      /* RUNNING: a standby */

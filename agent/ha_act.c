@@ -176,11 +176,16 @@ int ha__configure(struct ha *ha, bool standby)
     return pgi_configure(ha->pg, &ha->op, &c, ha__op_cb);
 }
 
-/* The lease is checked, then primary_allowed set, before the operation. */
+/* The lease is checked, the watchdog armed (DESIGN.md rule 5), then
+ * primary_allowed set, before the operation. */
 bool ha__may_be_primary(struct ha *ha)
 {
     if (!ha__lease_mine(ha)) {
         rg_errmsg_printf(ha->op.errmsg, "the lease is no longer ours");
+        return false;
+    }
+    if (ha__wd_arm(ha) != 0) {
+        rg_errmsg_printf(ha->op.errmsg, "watchdog required but unusable: %s", ha->wd.why);
         return false;
     }
     ha->primary_allowed = true;

@@ -96,6 +96,7 @@ void ha__node_status(struct ha *ha, struct api_node_status *st, cJSON **scratch)
     st->version = REGENT_VERSION;
     st->lease_epoch = mine ? ha->book.epoch : 0;
     st->lease_ms_left = mine && ha->book.deadline > now ? (int64_t)(ha->book.deadline - now) : -1;
+    st->watchdog_failed = ha__wd_failed(ha);
     st->ha_action = ha_act_name(ha->last_act);
     st->ha_reason = ha->refused ? ha->refused_why : ha->last_why;
 }
@@ -207,6 +208,7 @@ static cJSON *status_report(struct ha *ha, bool probe_ok, const struct pgi_statu
     cJSON_AddBoolToObject(r, "running", probe_ok);
     cJSON_AddBoolToObject(r, "in_recovery", probe_ok && st->in_recovery);
     cJSON_AddBoolToObject(r, "nofailover", ha->set.nofailover);
+    cJSON_AddBoolToObject(r, "watchdog_failed", ha__wd_failed(ha));
     cJSON_AddNumberToObject(r, "failover_priority", ha->set.failover_priority);
     unsigned tl = probe_ok ? st->timeline : 0;
     cJSON_AddNumberToObject(r, "timeline", tl);

@@ -17,6 +17,7 @@
 #include "agent/cfg.h"
 #include "agent/ha.h"
 #include "agent/rg.h"
+#include "agent/watchdog.h"
 #include "api/api.h"
 #include "api/api_health.h"
 #include "pg/pgi.h"
@@ -134,6 +135,11 @@ struct ha {
     struct pgi_op lsn_op; /* the primary's flush LSN, for the next renewal */
     bool lsn_out;
     uint64_t primary_lsn;
+    /* the watchdog (ha_lease.c) */
+    struct wd wd;
+    uv_timer_t wd_timer;   /* after a fence: polls until its processes are gone */
+    uint64_t wd_fenced_at; /* boot ms of that fence */
+    bool wd_swept;         /* the start-up check for a leftover PostgreSQL ran */
 
     /* switchover (ha_switch.c) */
     uv_timer_t sched_timer; /* wakes the cycle when a scheduled switchover is due */
@@ -258,6 +264,21 @@ void ha__lease_renew_now(struct ha *ha);
  * applied renewal of ours said fencing = false and none saying true is in
  * flight (DESIGN.md, "Leases", rule 6). */
 bool ha__lease_unfenced(struct ha *ha);
+
+/* The watchdog (DESIGN.md rule 5). Arm before PostgreSQL may run as a
+ * primary: 0 when armed, or when it may run without (mode off, automatic
+ * with an unusable device or timing: warned); else an RG_ error with
+ * ha->wd.why (required). */
+int ha__wd_arm(struct ha *ha);
+/* (Re)read watchdog.* (at start, on reload while not armed). */
+void ha__wd_configure(struct ha *ha);
+/* Required but unusable: this member must not take the lease. */
+bool ha__wd_failed(struct ha *ha);
+/* Would the device be used (mode on, timing fine, the device there)? */
+bool ha__wd_in_use(struct ha *ha);
+/* Each cycle: disarm once no PostgreSQL process of ours is left, or in
+ * pause; re-arm a primary that runs unarmed (after a pause). */
+void ha__wd_check(struct ha *ha);
 
 /* ha_switch.c */
 void ha__switch_init(struct ha *ha);

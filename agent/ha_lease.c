@@ -19,6 +19,16 @@
  * possible after an expiry, so the fence must still be there. On resume
  * the fence is back at once, before any renewal says fencing = true.
  *
+ * The watchdog (rule 5, agent/watchdog.h) is armed before PostgreSQL may
+ * run as a primary (ha__wd_arm, from ha__may_be_primary) and kicked right
+ * after a renewal of ours applied — the loop runs and the lease holds —
+ * but only while deadline − now ≥ timeout. The fence then fires at
+ * min(deadline, last_kick + timeout) − fence_budget, before the device
+ * would; once every process it killed is gone (polled every 2 ms) the
+ * device is disarmed with the magic close. A clean stop, a demotion or a
+ * handover disarm it at the next cycle that finds PostgreSQL stopped
+ * (ha__wd_check); in pause it is disarmed when the fence stands down.
+ *
  * A handover target renews only once it has replayed past the handover's
  * LSN (ha__handover_gate, ha_switch.c).
  *
@@ -40,6 +50,10 @@
 #include "agent/rg_log.h"
 
 #define TRANSFER_EVERY_MS 2000
+/* After a fence: how often, and for how long, to look whether the killed
+ * processes are gone (the device fires fence_budget after the fence). */
+#define WD_POLL_MS     2
+#define WD_POLL_MAX_MS 10000
 
 struct renewal {
     struct store_req req;
@@ -97,6 +111,8 @@ static void renewed(struct store_req *req, int status, const cJSON *reply)
                 ha->ok_fencing = rn->fencing;
             }
             if (coord_lease_applied(&ha->book, rn->id, 0)) {
+                /* The keepalive: our loop runs and a renewal applied. */
+                wd_kick(&ha->wd, ha->book.deadline);
                 arm_fence(ha);
                 if (first) {
                     rg_log(RG_INFO, HA_LOGM, "lease epoch %" PRIu64 " confirmed by our renewal",
@@ -290,21 +306,66 @@ void ha__lease_update(struct ha *ha)
 
 /* --- the fence ---------------------------------------------------------------- */
 
+/* deadline − fence_budget, or earlier: last_kick + timeout − fence_budget
+ * while the watchdog is armed (0: neither). */
+static uint64_t fence_due(const struct ha *ha)
+{
+    return wd_fence_at(ha->book.deadline, ha->wd.armed, ha->wd.last_kick,
+                       (uint64_t)ha->wd.granted_s * 1000, ha->book.fence_budget);
+}
+
+static void wd_poll_cb(uv_timer_t *t)
+{
+    struct ha *ha = rg_container_of(t, struct ha, wd_timer);
+    if (!ha->wd.armed) {
+        uv_timer_stop(t);
+        return;
+    }
+    uint64_t now = rg_boottime_ms();
+    if (pgi_fence_done(ha->pg)) {
+        char why[96];
+        snprintf(why, sizeof why, "every process the fence killed is gone (after %" PRIu64 " ms)",
+                 now - ha->wd_fenced_at);
+        uv_timer_stop(t);
+        wd_disarm(&ha->wd, why);
+        arm_fence(ha);
+    } else if (now - ha->wd_fenced_at > WD_POLL_MAX_MS) {
+        rg_log(RG_ERROR, HA_LOGM,
+               "PostgreSQL processes still exist %u ms after the fence: the watchdog stays armed",
+               WD_POLL_MAX_MS);
+        uv_timer_stop(t); /* the device has fired by now; the cycle looks again */
+    }
+}
+
 static void fence_now(struct ha *ha)
 {
-    if (coord_lease_valid(&ha->book, rg_boottime_ms())) {
+    uint64_t now = rg_boottime_ms();
+    uint64_t due = fence_due(ha);
+    if (due != 0 && now < due) {
         arm_fence(ha); /* a renewal moved the deadline meanwhile */
         return;
     }
+    bool by_wd = ha->wd.armed && coord_lease_valid(&ha->book, now);
     if (ha->primary_allowed && ha__lease_unfenced(ha)) {
         rg_log(RG_WARNING, HA_LOGM,
                "the lease deadline passed without a renewal; paused: PostgreSQL is not fenced");
-    } else if (ha->primary_allowed) {
-        rg_log(RG_ERROR, HA_LOGM,
-               "fence: the lease deadline passed without a renewal: killing PostgreSQL");
+    } else if (ha->primary_allowed || ha->wd.armed) {
+        /* Armed, the device fires fence_budget from now: whatever still
+         * runs of PostgreSQL (a demotion under way) goes now, so the device
+         * can be disarmed once it is gone. */
+        rg_log(RG_ERROR, HA_LOGM, "fence: %s: killing PostgreSQL",
+               by_wd ? "no renewal applied in time to kick the watchdog"
+                     : "the lease deadline passed without a renewal");
+        ha->wd_fenced_at = now;
         pgi_fence(ha->pg);
         ha->primary_allowed = false;
         ha->fenced = true;
+        if (ha->wd.armed && !uv_is_closing((uv_handle_t *)&ha->wd_timer)) {
+            wd_poll_cb(&ha->wd_timer);
+            if (ha->wd.armed) {
+                uv_timer_start(&ha->wd_timer, wd_poll_cb, WD_POLL_MS, WD_POLL_MS);
+            }
+        }
     }
     coord_lease_drop(&ha->book);
     ha__kick(ha);
@@ -326,7 +387,7 @@ static void fence_cb(uv_poll_t *p, int status, int events)
 static void arm_fence(struct ha *ha)
 {
     struct itimerspec its = {0};
-    uint64_t at = coord_lease_fence_at(&ha->book);
+    uint64_t at = fence_due(ha);
     if (at != 0) {
         its.it_value.tv_sec = (time_t)(at / 1000);
         its.it_value.tv_nsec = (long)(at % 1000) * 1000000L;
@@ -351,7 +412,9 @@ int ha__lease_init(struct ha *ha)
     uv_timer_init(ha->loop, &ha->renew_timer);
     uv_timer_start(&ha->renew_timer, renew_tick, ha->set.renew_interval_ms,
                    ha->set.renew_interval_ms);
-    ha->open_handles += 2;
+    uv_timer_init(ha->loop, &ha->wd_timer);
+    ha->open_handles += 3;
+    ha__wd_configure(ha);
     return 0;
 }
 
@@ -367,8 +430,13 @@ void ha__lease_close(struct ha *ha)
 {
     ha->fence_poll.data = ha;
     ha->renew_timer.data = ha;
+    ha->wd_timer.data = ha;
     uv_close((uv_handle_t *)&ha->fence_poll, fence_closed);
     uv_close((uv_handle_t *)&ha->renew_timer, ha__handle_closed);
+    uv_close((uv_handle_t *)&ha->wd_timer, ha__handle_closed);
+    /* Still armed here: PostgreSQL may still run (we leave it running, or
+     * could not stop it). The device stays armed and counts down. */
+    wd_close_armed(&ha->wd);
 }
 
 int ha__lease_release(struct ha *ha, uint64_t lsn, store_req_cb cb)
@@ -389,4 +457,112 @@ int ha__lease_release(struct ha *ha, uint64_t lsn, store_req_cb cb)
     coord_lease_drop(&ha->book);
     arm_fence(ha);
     return store_propose(ha->store, &ha->release_req, &cmd, 0, ha->set.ttl_ms, cb);
+}
+
+/* --- the watchdog ---------------------------------------------------------------- */
+
+void ha__wd_configure(struct ha *ha)
+{
+    const struct cfg_watchdog *c = &ha->cfg->watchdog;
+    if (ha->wd.armed) {
+        return; /* a reload takes effect at the next arm */
+    }
+    wd_init(&ha->wd, wd_mode_parse(c->mode), wd_driver_parse(c->driver), c->device, c->timeout);
+    if (ha->wd.mode == WD_OFF) {
+        return;
+    }
+    bool timing =
+        wd_timing_ok(ha->set.ttl_ms, ha->set.safety_margin_ms, (uint64_t)ha->wd.timeout_s * 1000);
+    bool dev = wd_device_ok(&ha->wd);
+    if (ha->wd.mode == WD_REQUIRED && (!timing || !dev)) {
+        rg_log(RG_ERROR, HA_LOGM,
+               "watchdog.mode required, but %s: this member will not take the lease",
+               !dev ? "the device cannot be opened for writing" : "ttl is too short for it");
+    } else if (!timing || !dev) {
+        rg_log(RG_WARNING, HA_LOGM,
+               "watchdog.mode automatic: %s %s: running without a watchdog (a frozen agent "
+               "could then leave its primary running past its lease)",
+               ha->wd.device,
+               !dev ? "cannot be opened for writing"
+                    : "not used: ttl - safety_margin - watchdog.timeout is under 0.5 s");
+        ha->wd.warned = true;
+    }
+}
+
+bool ha__wd_in_use(struct ha *ha)
+{
+    return ha->wd.mode != WD_OFF &&
+           wd_timing_ok(ha->set.ttl_ms, ha->set.safety_margin_ms,
+                        (uint64_t)ha->wd.timeout_s * 1000) &&
+           wd_device_ok(&ha->wd);
+}
+
+bool ha__wd_failed(struct ha *ha)
+{
+    return wd_fails_requirement(
+        ha->wd.mode,
+        wd_timing_ok(ha->set.ttl_ms, ha->set.safety_margin_ms, (uint64_t)ha->wd.timeout_s * 1000),
+        wd_device_ok(&ha->wd));
+}
+
+int ha__wd_arm(struct ha *ha)
+{
+    struct wd *w = &ha->wd;
+    if (w->mode == WD_OFF || w->armed) {
+        return 0;
+    }
+    if (!wd_timing_ok(ha->set.ttl_ms, ha->set.safety_margin_ms, (uint64_t)w->timeout_s * 1000)) {
+        snprintf(w->why, sizeof w->why,
+                 "ttl %u ms - safety_margin %u ms - watchdog.timeout %u s is under 0.5 s",
+                 ha->set.ttl_ms, ha->set.safety_margin_ms, w->timeout_s);
+        if (w->mode == WD_REQUIRED) {
+            rg_log(RG_ERROR, HA_LOGM, "watchdog required but unusable: %s", w->why);
+            return RG_EINVAL;
+        }
+        if (!w->warned) {
+            rg_log(RG_WARNING, HA_LOGM, "watchdog.mode automatic: not used: %s", w->why);
+            w->warned = true;
+        }
+        return 0;
+    }
+    int rv = wd_arm(w);
+    if (rv == 0) {
+        w->warned = false;
+        arm_fence(ha); /* now also bounded by last_kick + timeout */
+        return 0;
+    }
+    if (w->mode == WD_REQUIRED) {
+        rg_log(RG_ERROR, HA_LOGM,
+               "watchdog required but unusable: %s: PostgreSQL does not run as a primary", w->why);
+        return rv;
+    }
+    if (!w->warned) {
+        rg_log(RG_WARNING, HA_LOGM, "watchdog.mode automatic: %s: running without a watchdog",
+               w->why);
+        w->warned = true;
+    }
+    return 0;
+}
+
+void ha__wd_check(struct ha *ha)
+{
+    struct wd *w = &ha->wd;
+    bool unfenced = ha__lease_unfenced(ha);
+    if (w->armed && unfenced) {
+        wd_disarm(w, "paused: nothing is fenced in pause");
+        arm_fence(ha);
+        return;
+    }
+    bool down = ha->pgstate == HA_PG_STOPPED || ha->pgstate == HA_PG_NO_DATA;
+    if (w->armed && !ha->primary_allowed && down && pgi_fence_done(ha->pg)) {
+        wd_disarm(w, "PostgreSQL is stopped");
+        arm_fence(ha);
+        return;
+    }
+    /* A primary that runs unarmed under our lease: resumed from pause (or
+     * the device came back, in automatic mode). */
+    if (!w->armed && w->mode != WD_OFF && !unfenced && !ha->set.paused && ha->primary_allowed &&
+        ha->pgstate == HA_PG_RUNNING && ha->have_st && !ha->st.in_recovery && ha__lease_mine(ha)) {
+        (void)ha__wd_arm(ha);
+    }
 }

@@ -284,6 +284,7 @@ static void gather_facts(struct ha *ha, struct ha_facts *f)
     f->clone_from = clone_source(ha, f->holder);
     f->upstream = ha__upstream(ha, ha->cfg->name, f->holder);
     f->paused = ha->set.paused;
+    f->watchdog_failed = ha__wd_failed(ha);
     ha__switch_facts(ha, f);
     ha__mgmt_facts(ha, f);
 }
@@ -490,6 +491,7 @@ static void decide(struct ha *ha)
          * primary under our lease is one the fence must kill. */
         ha->primary_allowed = true;
     }
+    ha__wd_check(ha);
     ha_decide(&f, &a);
     if (a.act != ha->last_act || strcmp(a.why, ha->last_why) != 0) {
         rg_log(a.act == HA_EXIT ? RG_ERROR : RG_INFO, HA_LOGM, "%s: %s", ha_act_name(a.act), a.why);
@@ -553,6 +555,25 @@ static void inspected(struct pgi_op *op, int status)
         }
     } else {
         rg_log(RG_WARNING, HA_LOGM, "could not inspect the data directory: %s", op->errmsg);
+    }
+    if (status == 0 && !ha->wd_swept) {
+        /* DESIGN.md rule 5: a PostgreSQL that outlived its agent may be a
+         * primary whose lease is gone, and a dead agent's device counts
+         * down to the reset that kills it; opening (and kicking) the
+         * device again would cancel that. Kill it first. */
+        ha->wd_swept = true;
+        if (ha->dir.postmaster_alive && ha__wd_in_use(ha)) {
+            rg_log(RG_WARNING, HA_LOGM,
+                   "PostgreSQL of our data directory runs without its agent: killing it before "
+                   "the watchdog is opened");
+            pgi_fence(ha->pg);
+            if (ha->stopping) {
+                decide(ha); /* ha_stop waits for the gathering to end there */
+            } else {
+                ha->gathering = false; /* the next cycle looks again */
+            }
+            return;
+        }
     }
     /* A running standby's copy of the primary's hot-standby settings moves
      * when the primary restarts with new ones: look at it now and then. */
@@ -699,6 +720,7 @@ void ha_reload(struct ha *ha, const struct cfg *fresh)
 {
     ha->cfg = fresh;
     ha__settings(ha, &ha->set);
+    ha__wd_configure(ha);
     uv_timer_set_repeat(&ha->cycle_timer, ha->set.loop_wait_ms);
     ha__callback(ha, "on_reload", role_text(ha));
     ha__kick(ha);
@@ -737,6 +759,9 @@ static void stopped_inspected(struct pgi_op *op, int status)
     struct ha *ha = op->data;
     uint64_t lsn = status == 0 && op->dir.have_controldata ? op->dir.controldata.checkpoint_lsn : 0;
     bool down = status == 0 && !op->dir.postmaster_alive;
+    if (down) {
+        wd_disarm(&ha->wd, "PostgreSQL stopped: nothing is left to reset for");
+    }
     if (down && ha__lease_release(ha, lsn, released) == 0) {
         return;
     }

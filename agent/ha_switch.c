@@ -316,8 +316,12 @@ void ha__act_release(struct ha *ha, int status)
 {
     if (ha->step++ == 0) {
         uint64_t lsn = ha->dir.have_controldata ? ha->dir.controldata.checkpoint_lsn : 0;
+        /* A replica's checkpoint is behind the primary's last position:
+         * the candidates' lag check keeps the latter. */
+        uint64_t last = store_get_state(ha->store)->lease.lsn;
+        lsn = last > lsn ? last : lsn;
         ha->primary_allowed = false;
-        rg_log(RG_INFO, HA_LOGM, "failover requested: releasing the lease");
+        rg_log(RG_INFO, HA_LOGM, "%s", ha->action.why);
         if (ha__lease_release(ha, lsn, released) != 0) {
             ha->releasing = false;
             ha__act_finish(ha, RG_EIO);

@@ -114,6 +114,7 @@ static void free_now(struct pgi *pg)
     rg_free(pg->env);
     cJSON_Delete(pg->initdb);
     cJSON_Delete(pg->basebackup);
+    rg_free(pg->fenced);
     char *strs[] = {pg->name,       pg->scope,    pg->data_dir, pg->bin_dir, pg->listen,
                     pg->socket_dir, pg->pgpass,   pg->log_file, pg->su_user, pg->su_pass,
                     pg->rep_user,   pg->rep_pass, pg->rw_user,  pg->rw_pass};
@@ -422,11 +423,38 @@ int pgi_fence(struct pgi *pg)
     for (size_t i = 0; i < n_victims; i++) {
         killed += kill(victims[i], SIGKILL) == 0;
     }
-    rg_free(victims);
+    /* Kept for pgi_fence_done: the watchdog is disarmed only once all of
+     * them are gone. */
+    if (n_victims + n_masters > cap) {
+        victims = rg_realloc(victims, (n_victims + n_masters) * sizeof *victims);
+    }
+    memcpy(victims + n_victims, masters, n_masters * sizeof *masters);
+    rg_free(pg->fenced);
+    pg->fenced = victims;
+    pg->n_fenced = n_victims + n_masters;
     rg_log(RG_WARNING, PGI_LOGM, "fence: SIGKILL sent to %d PostgreSQL process(es) of %s", killed,
            pg->data_dir);
     pg->postmaster_pid = 0;
     return killed;
+}
+
+bool pgi_fence_done(struct pgi *pg)
+{
+    char buf[512];
+    size_t n, left = 0;
+    for (size_t i = 0; i < pg->n_fenced; i++) {
+        /* Gone: no /proc entry, or a zombie (it runs no code any more). A
+         * reused pid looks alive: that only delays the answer. */
+        const char *close =
+            read_proc(pg->fenced[i], "stat", buf, sizeof buf, &n) ? strrchr(buf, ')') : NULL;
+        char state = 0;
+        if (close != NULL && sscanf(close + 1, " %c", &state) == 1 && state != 'Z' &&
+            state != 'X') {
+            pg->fenced[left++] = pg->fenced[i];
+        }
+    }
+    pg->n_fenced = left;
+    return left == 0;
 }
 
 pid_t pgi_postmaster_pid(const struct pgi *pg)

@@ -196,6 +196,9 @@ void pgi_op_cancel(struct pgi_op *op);
  * found) and every process whose parent it is. Returns how many processes
  * were signalled. Synchronous: reads /proc only. */
 int pgi_fence(struct pgi *pg);
+/* Are all the processes the last pgi_fence signalled gone (exited, or
+ * zombies)? Synchronous: reads /proc only; true when nothing was fenced. */
+bool pgi_fence_done(struct pgi *pg);
 /* The postmaster pid pgi knows of (0: none). */
 pid_t pgi_postmaster_pid(const struct pgi *pg);
 

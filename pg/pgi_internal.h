@@ -21,6 +21,8 @@ struct pgi {
     cJSON *initdb, *basebackup; /* owned copies */
     char **env;                 /* owned: the environment of every program we run */
     pid_t postmaster_pid;       /* last known; 0 when none */
+    pid_t *fenced;              /* owned: the processes the last fence signalled */
+    size_t n_fenced;
     char port_text[16];
 };
 

@@ -341,6 +341,20 @@ static void test_ttl_default_is_3s_with_required_watchdog(void **state)
     assert_int_equal(fx->cfg->lease.ttl, 2500);
 }
 
+/* watchdog.driver: linux by default; testing selects the test driver
+ * (agent/watchdog.h); nothing else. */
+static void test_watchdog_driver(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(load(fx, MINIMAL), 0);
+    assert_string_equal(fx->cfg->watchdog.driver, "linux");
+    assert_int_equal(load(fx, MINIMAL "watchdog:\n  driver: testing\n  device: /tmp/wd.events\n"),
+                     0);
+    assert_string_equal(fx->cfg->watchdog.driver, "testing");
+    assert_string_equal(fx->cfg->watchdog.device, "/tmp/wd.events");
+    assert_int_not_equal(load(fx, MINIMAL "watchdog:\n  driver: softdog\n"), 0);
+}
+
 static void test_durations_accept_decimal_seconds(void **state)
 {
     struct fx *fx = *state;
@@ -1567,6 +1581,7 @@ int main(void)
         T(test_full_agent_config_loads_typed_values),
         T(test_defaults_applied_when_keys_are_missing),
         T(test_ttl_default_is_3s_with_required_watchdog),
+        T(test_watchdog_driver),
         T(test_durations_accept_decimal_seconds),
         T(test_witness_config_loads),
         T(test_witness_treats_agent_sections_as_unknown),

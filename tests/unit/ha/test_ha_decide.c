@@ -224,6 +224,46 @@ static void test_pause_keeps_what_the_operator_asked_for(void **state)
     expect(&f, HA_FOLLOW, "node2");
 }
 
+/* watchdog.mode required with an unusable device (DESIGN.md rule 5): no
+ * bootstrap claim, no adoption, no promotion or start as primary with the
+ * lease (it is released), a primary is demoted. */
+static void test_a_failed_required_watchdog_keeps_the_member_from_the_lease(void **state)
+{
+    (void)state;
+    struct ha_facts f = base(HA_PG_NO_DATA, false);
+    f.init_sysid = NULL;
+    f.holder = NULL;
+    expect(&f, HA_CLAIM, NULL);
+    f.watchdog_failed = true;
+    expect(&f, HA_WAIT, NULL);
+
+    f = base(HA_PG_RUNNING, false); /* a running primary to adopt */
+    f.init_sysid = NULL;
+    f.holder = NULL;
+    expect(&f, HA_CLAIM, NULL);
+    f.watchdog_failed = true;
+    expect(&f, HA_WAIT, NULL);
+
+    f = base(HA_PG_RUNNING, true);
+    f.lease_mine = f.lease_granted = true;
+    expect(&f, HA_PROMOTE, NULL);
+    f.watchdog_failed = true;
+    expect(&f, HA_RELEASE, NULL);
+    f.lease_mine = f.lease_granted = false;
+    expect(&f, HA_WAIT, NULL); /* a replica still, and says why it is no candidate */
+
+    f = base(HA_PG_STOPPED, false);
+    f.was_primary = true;
+    f.lease_mine = f.lease_granted = true;
+    expect(&f, HA_START_PRIMARY, NULL);
+    f.watchdog_failed = true;
+    expect(&f, HA_RELEASE, NULL);
+
+    f = primary();
+    f.watchdog_failed = true;
+    expect(&f, HA_DEMOTE, NULL);
+}
+
 static void test_every_action_has_a_name(void **state)
 {
     (void)state;
@@ -245,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_reinitialize_only_without_the_lease),
         cmocka_unit_test(test_pause_stops_everything_automatic),
         cmocka_unit_test(test_pause_keeps_what_the_operator_asked_for),
+        cmocka_unit_test(test_a_failed_required_watchdog_keeps_the_member_from_the_lease),
         cmocka_unit_test(test_every_action_has_a_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
