@@ -52,15 +52,20 @@ bool wd_may_kick(uint64_t deadline, uint64_t now, uint64_t timeout_ms)
 uint64_t wd_fence_at(
     uint64_t deadline, bool armed, uint64_t last_kick, uint64_t timeout_ms, uint64_t fence_budget)
 {
-    uint64_t at = deadline;
-    if (armed && (at == 0 || last_kick + timeout_ms < at)) {
-        at = last_kick + timeout_ms;
+    uint64_t at = deadline > fence_budget ? deadline - fence_budget : deadline != 0;
+    if (armed) {
+        /* The device must find PostgreSQL dead and itself disarmed: the fence
+         * kills, waits for every process to go, then does the magic close,
+         * which can take tens of ms on a loaded machine. Fencing that much
+         * earlier than DESIGN's fence_budget costs nothing in safety (earlier
+         * is always safe) and spares a cut-off primary a machine reset. */
+        uint64_t lead = fence_budget > WD_FENCE_LEAD_MS ? fence_budget : WD_FENCE_LEAD_MS;
+        uint64_t dev = last_kick + timeout_ms > lead ? last_kick + timeout_ms - lead : 1;
+        if (at == 0 || dev < at) {
+            at = dev;
+        }
     }
-    if (at == 0) {
-        return 0;
-    }
-    /* 1, not 0 (which means "none"): a fence due at boot time 0 is overdue. */
-    return at > fence_budget ? at - fence_budget : 1;
+    return at;
 }
 
 bool wd_fails_requirement(enum wd_mode mode, bool timing_ok, bool device_ok)

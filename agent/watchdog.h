@@ -84,9 +84,14 @@ bool wd_timing_ok(uint64_t ttl_ms, uint64_t safety_margin_ms, uint64_t timeout_m
  * timeout after this kick still comes before the deadline. */
 bool wd_may_kick(uint64_t deadline, uint64_t now, uint64_t timeout_ms);
 
-/* When the fence is due (boot ms): min(deadline, last_kick + timeout) −
- * fence_budget while @armed, deadline − fence_budget otherwise; 0 when
- * there is no deadline and no armed device. Never 0 otherwise. */
+/* How long before the device would fire the fence comes (ms): time for the
+ * kill, the wait for every process and the magic close. */
+#define WD_FENCE_LEAD_MS 250
+
+/* When the fence is due (boot ms): min(deadline − fence_budget, last_kick +
+ * timeout − max(fence_budget, WD_FENCE_LEAD_MS)) while @armed, deadline −
+ * fence_budget otherwise; 0 when there is no deadline and no armed device.
+ * Never 0 otherwise. */
 uint64_t wd_fence_at(
     uint64_t deadline, bool armed, uint64_t last_kick, uint64_t timeout_ms, uint64_t fence_budget);
 

@@ -40,11 +40,13 @@ static void test_the_fence_comes_before_the_device(void **state)
     /* Unarmed: deadline − fence_budget, as without a watchdog. */
     assert_int_equal(wd_fence_at(10000, false, 9000, 2000, 50), 9950);
     assert_int_equal(wd_fence_at(0, false, 9000, 2000, 50), 0);
-    /* Armed: whichever comes first. */
-    assert_int_equal(wd_fence_at(10000, true, 7000, 2000, 50), 8950);
+    /* Armed: whichever comes first; the device's expiry with a longer lead,
+     * for the kill, the wait and the magic close to finish before it. */
+    assert_int_equal(wd_fence_at(10000, true, 7000, 2000, 50), 9000 - WD_FENCE_LEAD_MS);
     assert_int_equal(wd_fence_at(10000, true, 8500, 2000, 50), 9950);
+    assert_int_equal(wd_fence_at(10000, true, 7000, 2000, 400), 8600);
     /* The lease is gone but the device is armed: its expiry still fences. */
-    assert_int_equal(wd_fence_at(0, true, 7000, 2000, 50), 8950);
+    assert_int_equal(wd_fence_at(0, true, 7000, 2000, 50), 9000 - WD_FENCE_LEAD_MS);
     /* Overdue, never 0 ("none"). */
     assert_int_equal(wd_fence_at(30, false, 0, 2000, 50), 1);
     /* A kick allowed by wd_may_kick never lets the device outlive the
@@ -52,6 +54,7 @@ static void test_the_fence_comes_before_the_device(void **state)
     for (uint64_t now = 5000; now < 10000; now += 7) {
         if (wd_may_kick(10000, now, 2000)) {
             assert_true(wd_fence_at(10000, true, now, 2000, 50) <= 10000 - 50);
+            assert_true(wd_fence_at(10000, true, now, 2000, 50) <= now + 2000 - WD_FENCE_LEAD_MS);
         }
     }
 }
