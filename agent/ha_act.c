@@ -127,6 +127,12 @@ cJSON *ha__pg_parameters(struct ha *ha, bool standby)
     if (standby) {
         raise_to_primary(ha, p);
     }
+    /* Synchronous mode owns synchronous_standby_names (ha_sync_run.c). */
+    const char *sync_names = ha__sync_names(ha, standby);
+    if (sync_names != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(p, "synchronous_standby_names");
+        cJSON_AddStringToObject(p, "synchronous_standby_names", sync_names);
+    }
     return p;
 }
 
