@@ -109,7 +109,8 @@ void ha_sync_split(const char *text, struct ha_sync_set *s);
 
 bool ha_sync_has(const struct ha_sync_set *s, const char *name);
 bool ha_sync_equal(const struct ha_sync_set *a, const struct ha_sync_set *b);
-/* m - |P \ S| >= k: configuration @c keeps record @r true for new commits. */
+/* m - |P \ S| >= k (or k = 0): configuration @c keeps record @r true for new
+ * commits. */
 bool ha_sync_satisfies(const struct ha_sync_set *c, const struct ha_sync_set *r);
 
 #endif

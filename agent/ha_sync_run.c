@@ -200,7 +200,8 @@ static void sync_queried(struct pgi_op *op, int status)
 
     const struct store_state *s = store_get_state(ha->store);
     struct ha_sync_standby *sb = rg_calloc(s->n_members + 1, sizeof *sb);
-    size_t n = 0;
+    size_t n = 0, off = 0;
+    char inel[256] = "";
     for (size_t i = 0; i < s->n_members; i++) {
         const struct store_member *m = &s->members[i];
         if (strcmp(m->name, ha->cfg->name) == 0) {
@@ -228,9 +229,19 @@ static void sync_queried(struct pgi_op *op, int status)
                 pgi_lsn_parse(f, &x->flush);
             }
         }
-        x->eligible = streaming && ha__member_fresh(ha, m, HA_MEMBER_STALE_MS) &&
-                      !tag_true(tags, "nosync") && !tag_true(tags, "nostream") && x->priority > 0 &&
-                      up != NULL && strcmp(up, ha->cfg->name) == 0;
+        const char *no = !x->reporting                                  ? "not connected"
+                         : !streaming                                   ? "not streaming"
+                         : !ha__member_fresh(ha, m, HA_MEMBER_STALE_MS) ? "stale record"
+                         : tag_true(tags, "nosync")                     ? "nosync"
+                         : tag_true(tags, "nostream")                   ? "nostream"
+                         : x->priority <= 0                             ? "sync_priority <= 0"
+                         : up == NULL || strcmp(up, ha->cfg->name) != 0 ? "cascading"
+                                                                        : NULL;
+        x->eligible = no == NULL;
+        if (no != NULL && off < sizeof inel) {
+            off += (size_t)snprintf(inel + off, sizeof inel - off, "%s%s: %s", off ? ", " : "",
+                                    m->name, no);
+        }
     }
     struct ha_sync_facts f = {
         .mode = ha->set.sync_mode,
@@ -246,6 +257,10 @@ static void sync_queried(struct pgi_op *op, int status)
     struct ha_sync_plan p;
     ha_sync_plan(&f, &p);
     rg_free(sb);
+    if (inel[0] != '\0') {
+        size_t l = strlen(p.why);
+        snprintf(p.why + l, sizeof p.why - l, " (not eligible: %s)", inel);
+    }
     if (p.step != HA_SYNC_IDLE || strcmp(p.why, ha->sync_why) != 0) {
         rg_log(RG_INFO, HA_LOGM, "synchronous replication: %s", p.why);
         snprintf(ha->sync_why, sizeof ha->sync_why, "%s", p.why);

@@ -363,8 +363,12 @@ ineligible(const struct coord_report *r, const struct coord_policy *p, struct wb
     if (p->check_timeline && p->cluster_timeline > 0 && r->timeline < p->cluster_timeline) {
         reason(b, &n, "timeline %u < cluster timeline %u", r->timeline, p->cluster_timeline);
     }
-    if (p->sync_mode && !in_sync(p, r->name) && !(r->clean_shutdown && !r->running)) {
-        reason(b, &n, "not a synchronous standby");
+    if (p->sync_mode && !(r->clean_shutdown && !r->running)) {
+        if (!in_sync(p, r->name)) {
+            reason(b, &n, "not a synchronous standby");
+        } else if (p->sync_k == 0) {
+            reason(b, &n, "the sync record promises nothing (k 0)");
+        }
     }
     return n;
 }
