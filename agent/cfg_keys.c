@@ -359,6 +359,25 @@ static bool check_string_list(const struct cfg_key *k, const void *field, char *
     return true;
 }
 
+/* synchronous_mode: Patroni takes a boolean or the string "quorum" (and
+ * "on"/"off" as YAML 1.1 spells the booleans). */
+static bool check_sync_mode(const struct cfg_key *k, const void *field, char *why, size_t len)
+{
+    (void)k;
+    const cJSON *j = *(cJSON *const *)field;
+    static const char *const words[] = {"on", "off", "true", "false", "quorum"};
+    if (cJSON_IsBool(j)) {
+        return true;
+    }
+    for (size_t i = 0; cJSON_IsString(j) && i < sizeof words / sizeof words[0]; i++) {
+        if (strcasecmp(j->valuestring, words[i]) == 0) {
+            return true;
+        }
+    }
+    snprintf(why, len, "must be true, false, \"on\", \"off\" or \"quorum\"");
+    return false;
+}
+
 /* postgresql.create_replica_methods: regent clones with pg_basebackup only. */
 static bool check_replica_method(const struct cfg_key *k, const void *field, char *why, size_t len)
 {
@@ -553,9 +572,12 @@ const struct cfg_key cfg__keys[] = {
     DYN_UNUSED("bootstrap.dcs.master_start_timeout"),
     DYN_UNUSED("bootstrap.dcs.primary_stop_timeout"),
     DYN_UNUSED("bootstrap.dcs.master_stop_timeout"),
-    DYN_UNUSED("bootstrap.dcs.synchronous_mode"),
-    DYN_UNUSED("bootstrap.dcs.synchronous_mode_strict"),
-    DYN_UNUSED("bootstrap.dcs.synchronous_node_count"),
+    {.path = "bootstrap.dcs.synchronous_mode", .type = CFG_T_JSON, .flags = DYN, .off = NOF,
+     .check = check_sync_mode},
+    {.path = "bootstrap.dcs.synchronous_mode_strict", .type = CFG_T_BOOL, .flags = DYN,
+     .off = NOF},
+    {.path = "bootstrap.dcs.synchronous_node_count", .type = CFG_T_UINT, .flags = DYN,
+     .off = NOF, .min = 1, .max = 16},
     DYN_UNUSED("bootstrap.dcs.failsafe_mode"),
     DYN_UNUSED("bootstrap.dcs.member_slots_ttl"),
     DYN_UNUSED("bootstrap.dcs.slots"),

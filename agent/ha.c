@@ -195,6 +195,17 @@ static void replica_rules(const struct ha_facts *f, struct ha_action *out)
 {
     if (f->lease_mine && f->watchdog_failed) {
         set(out, HA_RELEASE, NULL, "watchdog required but unusable: releasing the lease");
+    } else if (f->lease_mine && f->sync_unready) {
+        /* DESIGN.md: the winner runs with the synchronous_standby_names of
+         * the (emptied) sync record before it accepts a commit. */
+        if (f->reconfigure) {
+            set(out, HA_RECONFIGURE, NULL,
+                "holding the lease: writing synchronous_standby_names before promoting");
+        } else {
+            set(out, HA_WAIT, NULL,
+                "holding the lease: waiting for PostgreSQL to reload synchronous_standby_names "
+                "before promoting");
+        }
     } else if (f->lease_mine) {
         set(out, HA_PROMOTE, NULL, "holding the lease: promoting");
     } else if (f->reinit_requested) {

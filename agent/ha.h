@@ -71,6 +71,8 @@ struct ha_facts {
     bool reconfigure;       /* PostgreSQL runs with other parameters than it should */
     bool outgrown;          /* a standby running with lower hot-standby settings than the
                              * primary's: PostgreSQL cannot replay past that, restart */
+    bool sync_unready;      /* synchronous mode: this standby does not run yet with the
+                             * synchronous_standby_names it must promote with */
 };
 
 enum ha_act {

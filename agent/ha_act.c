@@ -127,6 +127,12 @@ cJSON *ha__pg_parameters(struct ha *ha, bool standby)
     if (standby) {
         raise_to_primary(ha, p);
     }
+    /* Synchronous mode owns synchronous_standby_names (ha_sync_run.c). */
+    const char *sync_names = ha__sync_names(ha, standby);
+    if (sync_names != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(p, "synchronous_standby_names");
+        cJSON_AddStringToObject(p, "synchronous_standby_names", sync_names);
+    }
     return p;
 }
 
@@ -542,7 +548,12 @@ static void act_promote(struct ha *ha, int status)
 {
     static const char *const q[] = {
         "SELECT pg_read_file('pg_wal/' || lpad(upper(to_hex(('x' || substr(pg_walfile_name("
-        "pg_current_wal_lsn()), 1, 8))::bit(32)::int)), 8, '0') || '.history') AS history"};
+        "pg_current_wal_lsn()), 1, 8))::bit(32)::int)), 8, '0') || '.history') AS history",
+        /* As Patroni: the control file names the new timeline only after
+         * this checkpoint, and a former primary's pg_rewind that runs before
+         * it concludes "same timeline, no rewind required" and then cannot
+         * follow. */
+        "CHECKPOINT"};
     int s = ha->step++;
     if (s > 0 && status != 0 && s <= 2) {
         ha__act_finish(ha, status);
@@ -564,7 +575,7 @@ static void act_promote(struct ha *ha, int status)
         }
         return;
     case 2:
-        if (pgi_query(ha->pg, &ha->op, q, 1, SQL_TIMEOUT_MS, ha__op_cb) != 0) {
+        if (pgi_query(ha->pg, &ha->op, q, 2, SQL_TIMEOUT_MS, ha__op_cb) != 0) {
             ha__act_finish(ha, 0);
         }
         return;

@@ -88,6 +88,13 @@ void ha__node_status(struct ha *ha, struct api_node_status *st, cJSON **scratch)
     st->leader_optime = l->lsn;
     st->cluster_unlocked =
         l->epoch == 0 || l->released || !store_lease_valid(l, store_now_ct(ha->store));
+    /* Listed in the sync record of the current holder (Patroni's /sync key). */
+    struct ha_sync_set sync;
+    if (ha->set.sync_mode != HA_SYNC_OFF && l->epoch != 0 &&
+        ha__sync_record(ha, l->holder, &sync) && ha_sync_has(&sync, ha->cfg->name)) {
+        st->quorum_standby = ha->set.sync_mode == HA_SYNC_QUORUM;
+        st->sync_standby = !st->quorum_standby;
+    }
     st->dcs_last_seen = rg_realtime_ms() / 1000;
     st->tags = ha->cfg->tags;
     st->maximum_lag_on_failover = ha->set.maximum_lag_on_failover;

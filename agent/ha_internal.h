@@ -16,6 +16,7 @@
 
 #include "agent/cfg.h"
 #include "agent/ha.h"
+#include "agent/ha_sync.h"
 #include "agent/rg.h"
 #include "agent/watchdog.h"
 #include "api/api.h"
@@ -54,6 +55,10 @@ struct ha_settings {
     const cJSON *pg_hba;             /* postgresql.pg_hba, else bootstrap.pg_hba, or NULL */
     const char *on_start, *on_stop, *on_restart, *on_reload, *on_role_change;
     unsigned callbacks_timeout_ms;
+    /* synchronous replication (dynamic synchronous_mode, _strict, _node_count; tags) */
+    enum ha_sync_mode sync_mode;
+    bool sync_strict;
+    unsigned sync_node_count;
     /* PostgreSQL users (postgresql.authentication) */
     const char *su_user, *su_password, *rep_user, *rep_password, *rw_user, *rw_password;
 };
@@ -181,6 +186,19 @@ struct ha {
     bool cb_out;
     struct ha_cb cbq[8];
     size_t n_cbq;
+
+    /* synchronous replication on the primary (ha_sync_run.c) */
+    struct pgi_op sync_op;
+    bool sync_out; /* its query runs */
+    uint64_t sync_at;
+    struct store_req sync_req;
+    bool sync_req_out;
+    bool sync_known;             /* sync_cfg is what we ask PostgreSQL for as the primary */
+    struct ha_sync_set sync_cfg; /* synchronous_standby_names, as a set */
+    char sync_names[512];        /* and rendered */
+    bool sync_adopted;           /* PostgreSQL runs with it */
+    uint64_t sync_adopted_lsn;   /* our flush LSN read once it did */
+    char sync_why[256];          /* the last plan's reason, said once */
 
     /* the members record */
     struct store_req member_req;
@@ -319,6 +337,17 @@ void ha__side_tick(struct ha *ha);
 /* Bring the replication slots in line now, not at the next loop_wait. */
 void ha__slots_now(struct ha *ha);
 void ha__callback(struct ha *ha, const char *action, const char *role);
+
+/* ha_sync_run.c */
+void ha__sync_tick(struct ha *ha);
+/* synchronous_standby_names PostgreSQL must run with (a standby: the one it
+ * promotes with), or NULL to leave the configured one (mode off). */
+const char *ha__sync_names(struct ha *ha, bool standby);
+/* May a standby holding the lease promote: does it run with that value? */
+bool ha__sync_unready(struct ha *ha);
+/* The store's sync record as a set; false when there is none or it names
+ * another leader than @leader (NULL: any). */
+bool ha__sync_record(const struct ha *ha, const char *leader, struct ha_sync_set *out);
 
 /* ha_api.c */
 void ha__status_rpc(void *data, const cJSON *body, struct store_answer *a);

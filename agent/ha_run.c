@@ -108,7 +108,7 @@ void ha__slot_name(const char *member, char *buf, size_t len)
 void ha__maybe_close(struct ha *ha)
 {
     if (!ha->closing || ha->cb_out || ha->n_cbq > 0 || ha->slots_out || ha->status_probe_out ||
-        ha->lsn_out || ha->gate_out) {
+        ha->lsn_out || ha->gate_out || ha->sync_out) {
         return;
     }
     if (ha->pg != NULL) {
@@ -118,7 +118,8 @@ void ha__maybe_close(struct ha *ha)
         }
         return;
     }
-    if (ha->open_handles > 0 || ha->member_out || ha->renew_out > 0 || ha->transfer_out) {
+    if (ha->open_handles > 0 || ha->member_out || ha->renew_out > 0 || ha->transfer_out ||
+        ha->sync_req_out) {
         return;
     }
     void (*cb)(void *) = ha->stop_cb;
@@ -287,6 +288,7 @@ static void gather_facts(struct ha *ha, struct ha_facts *f)
     f->watchdog_failed = ha__wd_failed(ha);
     ha__switch_facts(ha, f);
     ha__mgmt_facts(ha, f);
+    f->sync_unready = ha__sync_unready(ha);
 }
 
 /* --- the members record ------------------------------------------------------- */
@@ -501,6 +503,7 @@ static void decide(struct ha *ha)
     publish_member(ha);
     ha__status_answer_all(ha);
     ha__side_tick(ha);
+    ha__sync_tick(ha);
     if (a.act == HA_EXIT) {
         /* Patroni's exits leave PostgreSQL as it is: it is not ours. */
         ha->leave_pg = true;
@@ -796,6 +799,9 @@ void ha_stop(struct ha *ha, void (*cb)(void *arg), void *arg)
     ha->stop_arg = arg;
     uv_timer_stop(&ha->cycle_timer);
     uv_timer_stop(&ha->kick_timer);
+    if (ha->sync_req_out) {
+        store_req_cancel(&ha->sync_req); /* its outcome does not matter to a stopping agent */
+    }
     if (ha->acting) {
         /* A long program (pg_basebackup, say) is asked to stop, and a
          * proposal that waits for a quorum is given up (its outcome does not

@@ -67,6 +67,13 @@ void ha__settings(struct ha *ha, struct ha_settings *set)
     set->remove_on_diverged = pg->remove_data_directory_on_diverged_timelines;
     set->remove_on_rewind_failure = pg->remove_data_directory_on_rewind_failure;
 
+    set->sync_mode = HA_SYNC_OFF;
+    ha_sync_mode_parse(dyn_get(ha, NULL, "synchronous_mode"), &set->sync_mode);
+    set->sync_strict = dyn_bool(ha, NULL, "synchronous_mode_strict", false);
+    const cJSON *snc = dyn_get(ha, NULL, "synchronous_node_count");
+    set->sync_node_count =
+        cJSON_IsNumber(snc) && snc->valuedouble >= 1 ? (unsigned)snc->valuedouble : 1;
+
     const cJSON *tags = cfg->tags;
     const cJSON *prio = cJSON_GetObjectItemCaseSensitive(tags, "failover_priority");
     set->failover_priority = cJSON_IsNumber(prio) ? prio->valueint : 1;

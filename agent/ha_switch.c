@@ -125,6 +125,13 @@ static int member_priority(const struct store_member *m)
     return cJSON_IsNumber(prio) ? prio->valueint : 1;
 }
 
+/* In synchronous mode only a member of our sync record may take over. */
+static bool in_sync(struct ha *ha, const char *name)
+{
+    struct ha_sync_set s;
+    return ha__sync_record(ha, ha->cfg->name, &s) && ha_sync_has(&s, name);
+}
+
 /*
  * The candidate from pg_stat_replication (name, state, write, cur): one that
  * streams from us directly, is not nofailover and is within
@@ -162,6 +169,8 @@ static bool pick(struct ha *ha,
             no = "nofailover";
         } else if (state == NULL || strcmp(state, "streaming") != 0) {
             no = "not streaming";
+        } else if (ha->set.sync_mode != HA_SYNC_OFF && !in_sync(ha, name)) {
+            no = "not a synchronous standby";
         } else if (w == NULL || c == NULL || pgi_lsn_parse(w, &wl) != 0 ||
                    pgi_lsn_parse(c, &cl) != 0) {
             no = "no position";

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/rg.h"
 #include "api/api.h"
@@ -108,6 +109,42 @@ static const char *unfit(const struct store_member *m,
     return NULL;
 }
 
+/* synchronous_mode on or quorum in the dynamic configuration. */
+static bool sync_mode_on(const struct store_state *st)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(st->config, "synchronous_mode");
+    if (cJSON_IsBool(m)) {
+        return cJSON_IsTrue(m);
+    }
+    return cJSON_IsString(m) &&
+           (strcasecmp(m->valuestring, "on") == 0 || strcasecmp(m->valuestring, "true") == 0 ||
+            strcasecmp(m->valuestring, "quorum") == 0);
+}
+
+/* Is @name listed in @holder's sync record? @name NULL: is anyone? */
+static bool in_sync_record(const struct store_state *st, const char *holder, const char *name)
+{
+    const cJSON *leader = cJSON_GetObjectItemCaseSensitive(st->sync, "leader");
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(st->sync, "sync_standby");
+    if (holder == NULL || !cJSON_IsString(leader) || strcmp(leader->valuestring, holder) != 0 ||
+        !cJSON_IsString(names) || names->valuestring[0] == '\0') {
+        return false;
+    }
+    if (name == NULL) {
+        return true;
+    }
+    size_t n = strlen(name);
+    for (const char *p = names->valuestring; p != NULL && *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (l == n && strncmp(p, name, n) == 0) {
+            return true;
+        }
+        p = comma != NULL ? comma + 1 : NULL;
+    }
+    return false;
+}
+
 /*
  * Patroni's is_failover_possible, from the store: 0, or 412 with the text.
  * @holder: the valid lease holder or NULL.
@@ -128,6 +165,19 @@ static int precheck(const struct store_state *st,
     if (candidate != NULL && store_state_member(st, candidate) == NULL) {
         snprintf(text, len, "candidate does not exists");
         return 412;
+    }
+    /* With a leader in synchronous mode only a synchronous standby may take
+     * over: any other may lack acknowledged commits (Patroni's checks; a
+     * failover without a leader skips them). */
+    if (holder != NULL && sync_mode_on(st)) {
+        if (candidate != NULL && !in_sync_record(st, holder, candidate)) {
+            snprintf(text, len, "candidate name does not match with sync_standby");
+            return 412;
+        }
+        if (candidate == NULL && !in_sync_record(st, holder, NULL)) {
+            snprintf(text, len, "%s is not possible: can not find sync_standby", action);
+            return 412;
+        }
     }
     const cJSON *lag = cJSON_GetObjectItemCaseSensitive(st->config, "maximum_lag_on_failover");
     uint64_t max_lag =

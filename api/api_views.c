@@ -12,6 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "raft/store_fsm.h"
@@ -116,6 +117,35 @@ static bool record_stale(const cJSON *data, uint64_t now_ct)
     return now_ct > at && now_ct - at > API_MEMBER_STALE_MS;
 }
 
+/* "sync_standby" / "quorum_standby" for a replica listed in the holder's
+ * sync record while synchronous_mode is on (Patroni's /cluster roles). */
+static const char *sync_role(const struct store_state *s, const char *name)
+{
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(s->config, "synchronous_mode");
+    bool on = cJSON_IsTrue(mode), quorum = false;
+    if (cJSON_IsString(mode)) {
+        quorum = strcasecmp(mode->valuestring, "quorum") == 0;
+        on = quorum || strcasecmp(mode->valuestring, "on") == 0 ||
+             strcasecmp(mode->valuestring, "true") == 0;
+    }
+    const cJSON *leader = cJSON_GetObjectItemCaseSensitive(s->sync, "leader");
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(s->sync, "sync_standby");
+    if (!on || s->lease.epoch == 0 || !cJSON_IsString(leader) ||
+        strcmp(leader->valuestring, s->lease.holder) != 0 || !cJSON_IsString(names)) {
+        return NULL;
+    }
+    size_t n = strlen(name);
+    for (const char *p = names->valuestring; p != NULL && *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (l == n && strncmp(p, name, n) == 0) {
+            return quorum ? "quorum_standby" : "sync_standby";
+        }
+        p = comma != NULL ? comma + 1 : NULL;
+    }
+    return NULL;
+}
+
 static cJSON *member_view(const struct store_state *s,
                           const struct store_member *mem,
                           bool is_leader,
@@ -130,6 +160,9 @@ static cJSON *member_view(const struct store_state *s,
         bool standby_leader =
             cJSON_IsString(role) && strcmp(role->valuestring, "standby_leader") == 0;
         cJSON_AddStringToObject(m, "role", standby_leader ? "standby_leader" : "leader");
+    } else if (cJSON_IsString(role) && strcmp(role->valuestring, "replica") == 0 &&
+               sync_role(s, mem->name) != NULL) {
+        cJSON_AddStringToObject(m, "role", sync_role(s, mem->name));
     } else if (cJSON_IsString(role)) {
         cJSON_AddStringToObject(m, "role", role->valuestring);
     }

@@ -70,6 +70,7 @@ struct pgi_status {
     unsigned server_version;     /* server_version_num */
     char sysid[32];              /* the database system identifier */
     char postmaster_start_time[48];
+    char sync_names[512];   /* synchronous_standby_names as the server runs with it */
     cJSON *replication;     /* owned: pg_stat_replication as Patroni reports it (primary) */
     cJSON *pending_restart; /* owned: {name: {"old_value", "new_value"}} of pending_restart GUCs */
 };

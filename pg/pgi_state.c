@@ -53,6 +53,7 @@ static const char probe_sql[] =
     "  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END"
     "  AS timeline,"
     " current_setting('server_version_num') AS version,"
+    " current_setting('synchronous_standby_names') AS sync_names,"
     " (SELECT system_identifier::text FROM pg_control_system()) AS sysid,"
     " to_char(pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
     "  || '+00:00' AS started,"
@@ -107,6 +108,8 @@ static void probe_parse(const struct pgi_result *r, struct pgi_status *st)
     st->server_version = v != NULL ? (unsigned)strtoul(v, NULL, 10) : 0;
     v = pgi_result_get(r, 0, "started");
     snprintf(st->postmaster_start_time, sizeof st->postmaster_start_time, "%s", v != NULL ? v : "");
+    v = pgi_result_get(r, 0, "sync_names");
+    snprintf(st->sync_names, sizeof st->sync_names, "%s", v != NULL ? v : "");
     st->replication = json_of(r, "replication");
     st->pending_restart = json_of(r, "pending");
 }

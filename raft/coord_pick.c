@@ -301,6 +301,16 @@ static uint64_t report_lsn(const struct coord_report *r)
     return r->lsn;
 }
 
+static bool in_sync(const struct coord_policy *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_sync; i++) {
+        if (name_eq(p->sync[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Append ", " between reasons. */
 static void reason(struct wbuf *b, unsigned *count, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -353,7 +363,53 @@ ineligible(const struct coord_report *r, const struct coord_policy *p, struct wb
     if (p->check_timeline && p->cluster_timeline > 0 && r->timeline < p->cluster_timeline) {
         reason(b, &n, "timeline %u < cluster timeline %u", r->timeline, p->cluster_timeline);
     }
+    if (p->sync_mode && !(r->clean_shutdown && !r->running)) {
+        if (!in_sync(p, r->name)) {
+            reason(b, &n, "not a synchronous standby");
+        } else if (p->sync_k == 0) {
+            reason(b, &n, "the sync record promises nothing (k 0)");
+        }
+    }
     return n;
+}
+
+/* Quorum: enough of the sync set answered, and the highest LSN among them.
+ * False with the reason when no automatic failover may happen. */
+static bool sync_quorum(const struct coord_report *r,
+                        size_t n,
+                        const struct coord_policy *p,
+                        uint64_t *max_lsn,
+                        struct wbuf *b)
+{
+    size_t heard = 0;
+    *max_lsn = 0;
+    if (!p->sync_mode) {
+        return true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].answered && in_sync(p, r[i].name)) {
+            heard++;
+            if (report_lsn(&r[i]) > *max_lsn) {
+                *max_lsn = report_lsn(&r[i]);
+            }
+        }
+    }
+    if (p->n_sync == 0 || p->sync_k == 0) {
+        /* A clean former primary may still win (a switchover that timed out). */
+        return true;
+    }
+    size_t need = p->n_sync - p->sync_k + 1;
+    if (heard < need) {
+        wb_printf(b,
+                  "synchronous mode: heard from %zu of the %zu synchronous standbys, %zu needed "
+                  "(k %u): no automatic failover",
+                  heard, p->n_sync, need, p->sync_k);
+        return false;
+    }
+    if (p->sync_k == p->n_sync) {
+        *max_lsn = 0; /* each of them has every acknowledged commit */
+    }
+    return true;
 }
 
 /* True when @a ranks before @b. */
@@ -448,11 +504,25 @@ int coord_pick(
     if (has_candidate(p)) {
         return pick_candidate(r, n, p, &b);
     }
+    uint64_t sync_max = 0;
+    if (!sync_quorum(r, n, p, &sync_max, &b)) {
+        return -1;
+    }
     int best = -1;
     for (size_t i = 0; i < n; i++) {
         if (ineligible(&r[i], p, &none) == 0 && (best < 0 || ranks_before(&r[i], &r[best]))) {
             best = (int)i;
         }
+    }
+    if (best >= 0 && report_lsn(&r[best]) < sync_max) {
+        char lsn[32], max[32];
+        fmt_lsn(report_lsn(&r[best]), lsn, sizeof lsn);
+        fmt_lsn(sync_max, max, sizeof max);
+        wb_printf(&b,
+                  "synchronous mode: the best eligible member " NAMEF " (lsn %s) is behind a "
+                  "synchronous standby heard (lsn %s): no automatic failover",
+                  NAMEA(r[best].name), lsn, max);
+        return -1;
     }
     if (best >= 0) {
         won_why(r, n, p, (size_t)best, &b);

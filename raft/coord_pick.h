@@ -89,6 +89,15 @@ struct coord_policy {
     unsigned cluster_timeline; /* from the history record (last tl + 1), 0 unknown */
     const char *exclude;       /* borrowed: the old holder, or "" / NULL */
     const char *candidate;     /* borrowed: a requested target, or NULL / "" (then anyone) */
+    /* Synchronous mode (DESIGN.md): the store's sync record (S, k) of the
+     * old holder — every acknowledged commit is on k members of S. Only
+     * members of S may win; with k < |S| (quorum) only after reports from
+     * |S| - k + 1 of them, and only a member holding the highest LSN of
+     * those reports. k = 0 or S empty: no automatic failover. */
+    bool sync_mode;
+    const char *const *sync; /* borrowed names */
+    size_t n_sync;
+    unsigned sync_k;
 };
 
 /*
@@ -101,6 +110,10 @@ struct coord_policy {
  * cluster_timeline. Its LSN is lsn, or shutdown_lsn for a clean shutdown
  * that is not running as a replica. With @p->candidate set only that member
  * may win, and only if eligible.
+ *
+ * In synchronous mode also a member of @p->sync (a clean shutdown that is
+ * not running — the former primary of a switchover — excepted), see
+ * struct coord_policy.
  *
  * Rank: highest LSN, then highest failover_priority, then name (bytewise,
  * lowest wins): the same reports always give the same answer.

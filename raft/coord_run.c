@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/rg.h"
 #include "agent/rg_log.h"
@@ -155,6 +156,55 @@ static void refuse_manual(struct coord_run *c, const char *member, const char *w
     propose(c, &cmd);
 }
 
+/* synchronous_mode of the dynamic configuration: true, "on", "true" or
+ * "quorum" (agent/ha_sync.c parses it the same way). */
+static bool sync_mode_on(const struct store_state *st)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(st->config, "synchronous_mode");
+    if (cJSON_IsBool(m)) {
+        return cJSON_IsTrue(m);
+    }
+    return cJSON_IsString(m) &&
+           (strcasecmp(m->valuestring, "on") == 0 || strcasecmp(m->valuestring, "true") == 0 ||
+            strcasecmp(m->valuestring, "quorum") == 0);
+}
+
+#define SYNC_MAX 16
+
+struct sync_view {
+    char names[SYNC_MAX][STORE_NAME_SIZE];
+    const char *ptr[SYNC_MAX];
+    size_t n;
+    unsigned k;
+};
+
+/* The sync record (S, k) as the old holder @holder wrote it. A record of
+ * anyone else (or none: a grant empties it) promises nothing: S is empty. */
+static void sync_view(const struct store_state *st, const char *holder, struct sync_view *v)
+{
+    memset(v, 0, sizeof *v);
+    const cJSON *leader = cJSON_GetObjectItemCaseSensitive(st->sync, "leader");
+    if (!cJSON_IsString(leader) || holder == NULL || strcmp(leader->valuestring, holder) != 0) {
+        return;
+    }
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(st->sync, "sync_standby");
+    for (const char *p = cJSON_IsString(names) ? names->valuestring : NULL; p != NULL && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (l > 0 && l < STORE_NAME_SIZE && v->n < SYNC_MAX) {
+            memcpy(v->names[v->n], p, l);
+            v->names[v->n][l] = '\0';
+            v->ptr[v->n] = v->names[v->n];
+            v->n++;
+        }
+        p = comma != NULL ? comma + 1 : NULL;
+    }
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(st->sync, "k");
+    v->k = cJSON_IsNumber(k) && k->valuedouble >= 0 && k->valuedouble <= (double)v->n
+               ? (unsigned)k->valuedouble
+               : (unsigned)v->n;
+}
+
 static unsigned cluster_timeline(const struct store_state *st)
 {
     /* History entries are [timeline, lsn, reason, time, new_primary]: the
@@ -195,11 +245,21 @@ static void gathered(void *data, size_t n, const char *const *names, cJSON **rep
         .exclude = c->exclude,
         .candidate = manual[0] != '\0' ? manual : NULL,
     };
+    struct sync_view sv;
+    sync_view(st, c->exclude, &sv);
+    if (sync_mode_on(st)) {
+        p.sync_mode = true;
+        p.sync = sv.ptr;
+        p.n_sync = sv.n;
+        p.sync_k = sv.k;
+    }
     if (manual[0] != '\0') {
-        /* A manual failover in a cluster without a leader skips the lag and
-         * timeline checks, as Patroni's does: the operator chose. */
+        /* A manual failover in a cluster without a leader skips the lag,
+         * timeline and synchronous checks, as Patroni's does: the operator
+         * chose. */
         p.maximum_lag = UINT64_MAX;
         p.check_timeline = false;
+        p.sync_mode = false;
     }
     int pick = coord_pick(r, n, &p, why, sizeof why);
     if (pick < 0 && manual[0] != '\0') {

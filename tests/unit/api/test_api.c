@@ -1072,6 +1072,33 @@ static void test_cluster_view_sorts_members_and_marks_the_leader(void **state)
     v = api_view_cluster(&s, &ri, "demo", 11000);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(v, "raft"), "leader")));
     cJSON_Delete(v);
+
+    /* Synchronous mode: replicas in the holder's sync record get the role
+     * sync_standby (on) or quorum_standby (quorum), as in Patroni. */
+    s.config = cJSON_Parse("{\"synchronous_mode\": true}");
+    s.sync = cJSON_Parse("{\"leader\":\"node1\",\"sync_standby\":\"node3\",\"k\":1}");
+    v = api_view_cluster(&s, &ri, "demo", 11000);
+    assert_string_equal(jstr(member_at(v, 1), "role"), "replica");
+    assert_string_equal(jstr(member_at(v, 2), "role"), "sync_standby");
+    cJSON_Delete(v);
+    cJSON_Delete(s.config);
+    s.config = cJSON_Parse("{\"synchronous_mode\": \"quorum\"}");
+    v = api_view_cluster(&s, &ri, "demo", 11000);
+    assert_string_equal(jstr(member_at(v, 2), "role"), "quorum_standby");
+    cJSON_Delete(v);
+    /* A record of another leader, or the mode off: plain replicas. */
+    cJSON_Delete(s.sync);
+    s.sync = cJSON_Parse("{\"leader\":\"node2\",\"sync_standby\":\"node3\",\"k\":1}");
+    v = api_view_cluster(&s, &ri, "demo", 11000);
+    assert_string_equal(jstr(member_at(v, 2), "role"), "replica");
+    cJSON_Delete(v);
+    cJSON_Delete(s.config);
+    s.config = cJSON_Parse("{\"synchronous_mode\": false}");
+    cJSON_Delete(s.sync);
+    s.sync = cJSON_Parse("{\"leader\":\"node1\",\"sync_standby\":\"node3\",\"k\":1}");
+    v = api_view_cluster(&s, &ri, "demo", 11000);
+    assert_string_equal(jstr(member_at(v, 2), "role"), "replica");
+    cJSON_Delete(v);
     store_state_close(&s);
 }
 

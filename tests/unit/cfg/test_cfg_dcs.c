@@ -124,6 +124,18 @@ static void test_seeded_and_patroni_documents_pass(void **state)
         local);
 }
 
+static void test_synchronous_keys(void **state)
+{
+    const struct cfg *local = *state;
+    assert_ok("{\"synchronous_mode\": true, \"synchronous_mode_strict\": true,"
+              " \"synchronous_node_count\": 2}",
+              local);
+    assert_ok("{\"synchronous_mode\": \"on\"}", local);
+    assert_ok("{\"synchronous_mode\": \"OFF\"}", local);
+    assert_ok("{\"synchronous_mode\": false}", local);
+    assert_ok("{\"synchronous_mode\": null}", local);
+}
+
 static void test_pause_is_true_false_or_null(void **state)
 {
     const struct cfg *local = *state;
@@ -160,6 +172,13 @@ static const struct refusal {
     {"{\"maximum_lag_on_failover\": 1e19}", "maximum_lag_on_failover: must be between 0 and 1e+18"},
     {"{\"maximum_lag_on_failover\": \"1MB\"}", "maximum_lag_on_failover: must be a whole number"},
     {"{\"check_timeline\": \"yes\"}", "check_timeline: must be true or false"},
+    {"{\"synchronous_mode\": \"yes\"}",
+     "synchronous_mode: must be true, false, \"on\", \"off\" or \"quorum\""},
+    {"{\"synchronous_mode\": 1}",
+     "synchronous_mode: must be true, false, \"on\", \"off\" or \"quorum\""},
+    {"{\"synchronous_mode_strict\": \"on\"}", "synchronous_mode_strict: must be true or false"},
+    {"{\"synchronous_node_count\": 0}", "synchronous_node_count: must be between 1 and 16"},
+    {"{\"synchronous_node_count\": 1.5}", "synchronous_node_count: must be a whole number"},
     {"{\"foo\": 1}", "foo: unknown key"},
     {"{\"ttl\": 30, \"loop_wait\": 10, \"retry_timeout\": 10, \"synchronus_mode\": true}",
      "synchronus_mode: unknown key"},
@@ -592,6 +611,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_agent, teardown_local)
         T(test_seeded_and_patroni_documents_pass),
+        T(test_synchronous_keys),
         T(test_pause_is_true_false_or_null),
         T(test_local_postgresql_keys_are_accepted_and_ignored),
         T(test_each_problem_names_its_field),

@@ -85,6 +85,28 @@ static void test_the_holder_carries_out_a_switchover(void **state)
     expect(&f, HA_HANDOVER, NULL);
 }
 
+/* Synchronous mode: the winner promotes only once PostgreSQL runs with the
+ * synchronous_standby_names it must start with. */
+static void test_the_winner_writes_synchronous_standby_names_before_it_promotes(void **state)
+{
+    (void)state;
+    struct ha_facts f = base(HA_PG_RUNNING, true);
+    f.lease_mine = f.lease_granted = true;
+    f.holder = "node1";
+    f.sync_unready = true;
+    f.reconfigure = true;
+    expect(&f, HA_RECONFIGURE, NULL);
+    f.reconfigure = false; /* written, not reloaded yet */
+    expect(&f, HA_WAIT, NULL);
+    f.sync_unready = false;
+    expect(&f, HA_PROMOTE, NULL);
+    /* Without the lease it changes nothing. */
+    f.lease_mine = f.lease_granted = false;
+    f.holder = "node2";
+    f.sync_unready = true;
+    expect(&f, HA_WAIT, NULL);
+}
+
 static void test_a_switchover_needs_the_lease(void **state)
 {
     (void)state;
@@ -278,6 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_holder_carries_out_a_switchover),
         cmocka_unit_test(test_a_switchover_needs_the_lease),
+        cmocka_unit_test(test_the_winner_writes_synchronous_standby_names_before_it_promotes),
         cmocka_unit_test(test_a_holder_whose_postgres_is_down_releases_for_a_failover),
         cmocka_unit_test(test_a_stale_failover_request_is_cleared),
         cmocka_unit_test(test_restart_and_reconfigure_on_either_role),

@@ -442,6 +442,77 @@ static void test_pick_full_tie_lowest_name_wins_in_any_order(void **state)
     assert_int_equal(coord_pick(c, 2, &p, NULL, 0), 1);
 }
 
+/* ---- synchronous mode ---------------------------------------------------- */
+
+static void test_pick_sync_first_only_a_sync_member(void **state)
+{
+    (void)state;
+    char why[512];
+    static const char *const sync[] = {"node3"};
+    struct coord_policy p = policy();
+    p.sync_mode = true;
+    p.sync = sync;
+    p.n_sync = 1;
+    p.sync_k = 1;
+    /* node2 is ahead but asynchronous: it may lack nothing, yet only the
+     * synchronous standby is sure to have every acknowledged commit. */
+    struct coord_report r[2] = {replica("node2", LSN), replica("node3", LSN - 100)};
+    assert_int_equal(coord_pick(r, 2, &p, why, sizeof why), 1);
+    /* The sync member gone: no automatic failover, and why. */
+    r[1].answered = false;
+    assert_int_equal(coord_pick(r, 2, &p, why, sizeof why), -1);
+    assert_non_null(strstr(why, "heard from 0 of the 1"));
+    r[1].answered = true;
+    r[1].running = false;
+    assert_int_equal(coord_pick(r, 2, &p, why, sizeof why), -1);
+    assert_non_null(strstr(why, "node2: not a synchronous standby"));
+    r[1].running = true;
+    /* Empty record (a grant emptied it, non-strict without standbys): nobody. */
+    p.n_sync = 0;
+    p.sync_k = 0;
+    r[1].answered = true;
+    assert_int_equal(coord_pick(r, 2, &p, why, sizeof why), -1);
+    /* The former primary of a timed-out switchover, shut down cleanly, is
+     * eligible without sync status. */
+    struct coord_report old = replica("node4", 0);
+    old.running = false;
+    old.in_recovery = false;
+    old.clean_shutdown = true;
+    old.shutdown_lsn = LSN;
+    struct coord_report q[2] = {replica("node2", LSN), old};
+    assert_int_equal(coord_pick(q, 2, &p, why, sizeof why), 1);
+}
+
+static void test_pick_quorum_needs_enough_reports_and_the_highest_lsn(void **state)
+{
+    (void)state;
+    char why[512];
+    static const char *const sync[] = {"node2", "node3", "node4"};
+    struct coord_policy p = policy();
+    p.sync_mode = true;
+    p.sync = sync;
+    p.n_sync = 3;
+    p.sync_k = 2; /* ANY 2 of 3: hear from 2 */
+    struct coord_report r[3] = {replica("node2", LSN - 10), replica("node3", LSN),
+                                replica("node4", LSN - 20)};
+    assert_int_equal(coord_pick(r, 3, &p, why, sizeof why), 1);
+    r[0].answered = false;
+    assert_int_equal(coord_pick(r, 3, &p, why, sizeof why), 1);
+    r[2].answered = false; /* one of 3 heard, 2 needed */
+    assert_int_equal(coord_pick(r, 3, &p, why, sizeof why), -1);
+    assert_non_null(strstr(why, "heard from 1 of the 3"));
+    /* The highest LSN heard belongs to a member that may not win: no
+     * automatic failover rather than a loser of commits. */
+    r[0].answered = r[2].answered = true;
+    r[1].nofailover = true;
+    assert_int_equal(coord_pick(r, 3, &p, why, sizeof why), -1);
+    assert_non_null(strstr(why, "behind a synchronous standby"));
+    /* k = 0: no guarantee recorded, no failover. */
+    r[1].nofailover = false;
+    p.sync_k = 0;
+    assert_int_equal(coord_pick(r, 3, &p, why, sizeof why), -1);
+}
+
 static void test_pick_lag_beyond_maximum_is_not_eligible(void **state)
 {
     (void)state;
@@ -618,6 +689,8 @@ int main(void)
         cmocka_unit_test(test_pick_equal_lsn_higher_priority_wins),
         cmocka_unit_test(test_pick_full_tie_lowest_name_wins_in_any_order),
         cmocka_unit_test(test_pick_lag_beyond_maximum_is_not_eligible),
+        cmocka_unit_test(test_pick_sync_first_only_a_sync_member),
+        cmocka_unit_test(test_pick_quorum_needs_enough_reports_and_the_highest_lsn),
         cmocka_unit_test(test_pick_timeline_rule_only_with_check_timeline),
         cmocka_unit_test(test_pick_lists_every_reason_when_nobody_is_eligible),
         cmocka_unit_test(test_pick_clean_shutdown_former_primary_is_eligible),
