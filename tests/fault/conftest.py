@@ -1,0 +1,249 @@
+"""pytest configuration of the fault suite (see docs/internals/fault-suite.md).
+
+Run as root with Debian's interpreter:
+  REGENT_BUILD=build /usr/bin/python3 -m pytest -v tests/fault
+Options:
+  --fault-results PATH  where the run's JSON results go (default
+                        $REGENT_BUILD/fault-results/fault-<UTC time>.json)
+  --soak N --seed S     also run the randomised soak test: N faults drawn
+                        with seed S (default: a random seed, printed)
+                        (env: FAULT_SOAK, FAULT_SEED)
+"""
+
+import atexit
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cluster"))
+
+import regent_harness as rh  # noqa: E402
+import netfault  # noqa: E402
+import fault_harness as fh  # noqa: E402
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("fault")
+    g.addoption("--fault-results", default=None, help="JSON results file of this run")
+    g.addoption("--soak", type=int, default=int(os.environ.get("FAULT_SOAK", "0")),
+                help="run the soak test with this many random faults")
+    g.addoption("--seed", type=int, default=(int(os.environ["FAULT_SEED"])
+                                             if os.environ.get("FAULT_SEED") else None),
+                help="seed of the soak test (replays a run)")
+
+
+# --------------------------------------------------------------------------
+# Results
+
+
+class Results:
+    def __init__(self):
+        self.scenarios = []
+
+    def add(self, rec):
+        self.scenarios.append(fh.to_json(rec))
+
+
+_results = Results()
+
+
+def _git_rev():
+    r = subprocess.run(["git", "-C", str(rh.REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                       capture_output=True, text=True, timeout=10)
+    return r.stdout.strip() or None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    rh.kill_all_started()
+    if not _results.scenarios:
+        return
+    path = session.config.getoption("--fault-results")
+    if path is None:
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        path = rh.build_dir() / "fault-results" / f"fault-{stamp}.json"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "run": {
+            "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "host": platform.node(),
+            "kernel": platform.release(),
+            "cpus": os.cpu_count(),
+            "build": str(rh.build_dir()),
+            "git": _git_rev(),
+            "version": rh.project_version(),
+            "exitstatus": int(exitstatus),
+        },
+        "scenarios": _results.scenarios,
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    session.config._fault_results_path = path
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    path = getattr(config, "_fault_results_path", None)
+    if path is not None:
+        terminalreporter.write_line(f"fault results: {path} (render: bench/fault_report.py {path})")
+
+
+@pytest.fixture(scope="session")
+def results():
+    return _results
+
+
+# --------------------------------------------------------------------------
+# Failure reports: the logs of every node of the scenario's cluster.
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    nodes = getattr(item, "_regent_nodes", [])
+    if rep.when in ("setup", "call") and rep.failed and nodes:
+        rep.sections.append(("regent logs", rh.logs_report(nodes, lines=60)))
+
+
+# --------------------------------------------------------------------------
+# The fabric: one bridge per session, swept at the end however it ends.
+
+
+@pytest.fixture(scope="session")
+def fabric(regent_build):
+    why = netfault.prerequisites()
+    if why:
+        pytest.skip(why)
+    f = netfault.Fabric()
+    atexit.register(f.sweep)  # an interrupted session still cleans up
+    print(f"\nfault fabric: prefix {f.prefix}, subnet {f.cidr}")
+    yield f
+    rh.kill_all_started()
+    f.sweep()
+
+
+@pytest.fixture(scope="session")
+def regent_build():
+    rh.regent_bin()
+    rh.witness_bin()
+    return rh.build_dir()
+
+
+# --------------------------------------------------------------------------
+# Modes
+
+
+MODES = ["async", "sync", "quorum"]
+_SYNC_VALUE = {"async": None, "sync": True, "quorum": "quorum"}
+
+
+def mode_overrides(mode):
+    v = _SYNC_VALUE[mode]
+    if v is None:
+        return {}
+    return {"bootstrap": {"dcs": {"synchronous_mode": v, "synchronous_node_count": 1}}}
+
+
+_mode_cache = {}
+
+
+def mode_unsupported(mode, tmp_dir):
+    """None when this build implements @mode, else the reason, found at
+    runtime: regent --validate-config on a configuration that sets it warns
+    that the key is a Patroni setting it does not use (or rejects it)."""
+    if mode == "async":
+        return None
+    if mode in _mode_cache:
+        return _mode_cache[mode]
+    node = rh.Node("probe-" + mode, tmp_dir, overrides=mode_overrides(mode))
+    node.write_config()
+    r = subprocess.run(rh.validate_argv(rh.regent_bin(), node.config_path),
+                       capture_output=True, text=True, timeout=30)
+    out = (r.stdout + r.stderr).strip()
+    why = None
+    if r.returncode != 0:
+        why = f"regent --validate-config rejects synchronous_mode: {out.splitlines()[-1:]}"
+    else:
+        for line in out.splitlines():
+            if "synchronous_mode" in line and "not used" in line:
+                why = f"this build ignores synchronous_mode (regent --validate-config: {line.strip()})"
+                break
+    _mode_cache[mode] = why
+    return why
+
+
+# --------------------------------------------------------------------------
+# Clusters shared by the scenarios of a module, one per mode.
+
+
+class Pool:
+    """Hands out a healthy cluster of one shape and mode to scenario after
+    scenario; rebuilds it from scratch when a scenario left it unhealthy
+    (that scenario has failed already), so one failure does not cascade."""
+
+    def __init__(self, fabric, base, mode, n, witness, tag):
+        self.fabric, self.base, self.mode = fabric, Path(base), mode
+        self.n, self.witness, self.tag = n, witness, tag
+        self.cluster = None
+        self.generation = 0
+        self.item = None
+
+    def _build(self):
+        if self.cluster is not None:
+            self.cluster.stop()
+        self.generation += 1
+        d = self.base / f"gen{self.generation}"
+        d.mkdir(parents=True)
+        self.cluster = fh.FaultCluster(
+            d, self.fabric, n=self.n, witness=self.witness, scope=f"fault-{self.mode}",
+            tag=self.tag, overrides=mode_overrides(self.mode))
+        self.cluster.start()
+
+    def healthy(self, item=None):
+        if item is not None:
+            item._regent_nodes = self.cluster.nodes if self.cluster else []
+        if self.cluster is None:
+            self._build()
+        else:
+            try:
+                for n in self.cluster.nodes:
+                    if not n.alive():
+                        n.start()
+                return (self.cluster,) + fh.wait_healthy(self.cluster, timeout=30)
+            except (AssertionError, rh.WaitTimeout):
+                self._build()
+        if item is not None:
+            item._regent_nodes = self.cluster.nodes
+        return (self.cluster,) + fh.wait_healthy(self.cluster)
+
+    def close(self):
+        if self.cluster is not None:
+            self.cluster.stop()
+            self.cluster = None
+
+
+def _pool(request, fabric, tmp_path_factory, n, witness, tag):
+    mode = request.param
+    why = mode_unsupported(mode, tmp_path_factory.mktemp("mode"))
+    if why:
+        pytest.skip(f"{mode} mode: {why}")
+    p = Pool(fabric, tmp_path_factory.mktemp(f"{tag}{mode}"), mode, n, witness, tag)
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="module", params=MODES)
+def three(request, fabric, tmp_path_factory):
+    """Three agents, mode from the parameter."""
+    yield from _pool(request, fabric, tmp_path_factory, 3, False, "t")
+
+
+@pytest.fixture(scope="module", params=MODES)
+def pair(request, fabric, tmp_path_factory):
+    """Two agents and a witness."""
+    yield from _pool(request, fabric, tmp_path_factory, 2, True, "w")
