@@ -190,6 +190,7 @@ class Pool:
         self.fabric, self.base, self.mode = fabric, Path(base), mode
         self.n, self.witness, self.tag = n, witness, tag
         self.cluster = None
+        self.dirty = False  # set by a scenario that left the cluster broken
         self.generation = 0
         self.item = None
 
@@ -207,7 +208,8 @@ class Pool:
     def healthy(self, item=None):
         if item is not None:
             item._regent_nodes = self.cluster.nodes if self.cluster else []
-        if self.cluster is None:
+        if self.cluster is None or self.dirty:
+            self.dirty = False
             self._build()
         else:
             try:

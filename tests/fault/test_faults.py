@@ -37,5 +37,5 @@ def test_soak(three, request, results):
     for i in range(n):
         name, fault = rng.choice(sc.SOAK)
         print(f"soak {i + 1}/{n}: {name}")
-        rec = sc.run_scenario(three, request.node, results, f"soak{i + 1}-{name}", fault, three.mode)
-        rec["soak_seed"] = seed
+        sc.run_scenario(three, request.node, results, f"soak{i + 1}-{name}", fault, three.mode,
+                        extra={"soak_seed": seed, "soak_index": i + 1})
