@@ -31,6 +31,8 @@ import fault_harness as fh
 TTL = 2.5  # the default lease ttl (DESIGN.md "Timing budget")
 FAILOVER_TIMEOUT = 30.0  # a new primary after the old one is gone
 WARMUP_WRITES = 10
+# What ASan, LSan and UBSan print (as tests/cluster/conftest.py looks for).
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 class Ctx:
@@ -131,7 +133,13 @@ def run_scenario(pool, item, results, name, fault, mode, extra=None):
         "longest_write_gap_s": round(fh.longest_gap(acked, t_fault, t_end), 2),
         "notes": ctx.notes,
     })
+    sanitizer = [n.name for n in cluster.nodes
+                 if any(m in n.log_tail(2000) for m in SANITIZER_MARKS)]
+    if sanitizer:
+        rec["sanitizer_reports"] = sanitizer
     results.add(rec)
+    # A sanitizer build's report fails the scenario whatever else happened.
+    assert not sanitizer, f"{name}/{mode}: sanitizer report in the log of {sanitizer}"
     # The assertions, in the order of the checker's list.
     assert not violations, f"{name}/{mode}: two writable nodes at once: {violations}"
     assert recovered is not None, f"{name}/{mode}: not recovered: {rec.get('recovery_error')}"
