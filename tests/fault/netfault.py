@@ -14,7 +14,7 @@ Layout:
                    writer, prober and REST calls reach members through it)
   per member:      namespace <prefix>-<name>, veth <prefix>v<i> (bridge
                    side) <-> eth0 (member side), address <subnet>.(10+i)
-                   cgroup /sys/fs/cgroup/unified/<prefix>-<name>
+                   cgroup <cgroup v2 root>/<prefix>-<name>
 
 Partitions are nft rules in the member's own namespace (table inet
 regentfault), so the link to the test process stays up: a partition
@@ -31,7 +31,16 @@ import subprocess
 import time
 from pathlib import Path
 
-CGROUP_ROOT = Path("/sys/fs/cgroup/unified")
+def _cgroup2_root():
+    """The cgroup v2 hierarchy: /sys/fs/cgroup on a unified host, its
+    "unified" subdirectory on a hybrid one (as on the development VM)."""
+    for p in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+        if (p / "cgroup.procs").exists() and (p / "cgroup.controllers").exists():
+            return p
+    return Path("/sys/fs/cgroup/unified")
+
+
+CGROUP_ROOT = _cgroup2_root()
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 CMD_TIMEOUT = 10  # one ip/nft/mount command
