@@ -17,9 +17,8 @@ import os
 import platform
 import subprocess
 import sys
-from pathlib import Path
-
 import time
+from pathlib import Path
 
 import pytest
 

@@ -26,7 +26,6 @@ primary) and lets the prober see every node throughout.
 import contextlib
 import os
 import random
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -292,6 +291,3 @@ class Member:
         _destroy_cgroup(self.cgroup)
         run("ip", "netns", "del", self.ns, check=False)
         run("ip", "link", "del", self.veth, check=False)
-
-
-__all__ = ["Fabric", "Member", "prerequisites", "run", "signal"]

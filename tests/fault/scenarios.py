@@ -20,7 +20,6 @@ fault without a watchdog does, see fault_sigstop_primary_agent).
 
 import os
 import shutil
-import signal
 import threading
 import time
 
