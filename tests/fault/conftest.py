@@ -121,6 +121,8 @@ def fabric(regent_build):
     why = netfault.prerequisites()
     if why:
         pytest.skip(why)
+    for prefix in netfault.sweep_stale():
+        print(f"\nswept what the dead run {prefix} left behind")
     f = netfault.Fabric()
     atexit.register(f.sweep)  # an interrupted session still cleans up
     print(f"\nfault fabric: prefix {f.prefix}, subnet {f.cidr}")

@@ -41,6 +41,8 @@ def _cgroup2_root():
 
 CGROUP_ROOT = _cgroup2_root()
 NETNS_DIR = Path("/run/netns")
+# One file per live run, named by its prefix, holding the pytest pid.
+OWNERS_DIR = Path("/run/regent-fault")
 CLONE_NEWNET = 0x40000000
 CMD_TIMEOUT = 10  # one ip/nft/mount command
 
@@ -102,6 +104,8 @@ class Fabric:
         self.members = {}  # name -> Member
         self.mounts = []  # mount points, newest last
         self._next = 10
+        OWNERS_DIR.mkdir(exist_ok=True)
+        (OWNERS_DIR / self.prefix).write_text(f"{os.getpid()}\n")
         run("ip", "link", "add", self.bridge, "type", "bridge")
         run("ip", "addr", "add", f"{self.host_ip}/24", "dev", self.bridge)
         run("ip", "link", "set", self.bridge, "up")
@@ -138,28 +142,55 @@ class Fabric:
         for m in list(self.members.values()):
             m.destroy()
         self.members.clear()
-        # Also what a member that was never registered left (a crash mid-setup).
-        with contextlib.suppress(OSError):
-            for ns in NETNS_DIR.iterdir():
-                if ns.name.startswith(self.prefix):
-                    run("ip", "netns", "del", ns.name, check=False)
-        with contextlib.suppress(OSError):
-            for cg in CGROUP_ROOT.iterdir():
-                if cg.name.startswith(self.prefix):
-                    _destroy_cgroup(cg)
-        links = run("ip", "-o", "link", check=False).stdout
-        for line in links.splitlines():
-            parts = line.split(":")
-            if len(parts) > 1:
-                name = parts[1].strip().split("@")[0]
-                if name.startswith(self.prefix):
-                    run("ip", "link", "del", name, check=False)
-        with open("/proc/mounts") as f:
-            for line in f:
-                src, target = line.split()[:2]
-                if src == self.prefix + "disk":
-                    run("umount", "-l", target, check=False)
+        sweep_prefix(self.prefix)
         self.mounts.clear()
+
+
+def sweep_prefix(prefix):
+    """Remove what a run with @prefix left: its namespaces, cgroups, links
+    (the bridge, the veths), tmpfs mounts and its owner file."""
+    with contextlib.suppress(OSError):
+        for ns in NETNS_DIR.iterdir():
+            if ns.name.startswith(prefix):
+                run("ip", "netns", "del", ns.name, check=False)
+    with contextlib.suppress(OSError):
+        for cg in CGROUP_ROOT.iterdir():
+            if cg.name.startswith(prefix):
+                _destroy_cgroup(cg)
+    links = run("ip", "-o", "link", check=False).stdout
+    for line in links.splitlines():
+        parts = line.split(":")
+        if len(parts) > 1:
+            name = parts[1].strip().split("@")[0]
+            if name.startswith(prefix):
+                run("ip", "link", "del", name, check=False)
+    with open("/proc/mounts") as f:
+        for line in f:
+            src, target = line.split()[:2]
+            if src == prefix + "disk":
+                run("umount", "-l", target, check=False)
+    with contextlib.suppress(OSError):
+        (OWNERS_DIR / prefix).unlink()
+
+
+def sweep_stale():
+    """Sweep the prefixes of earlier runs whose pytest process is gone (a
+    SIGKILLed run never reaches its own sweep). A run still alive, this
+    one or another user's, is left alone. Returns the prefixes swept."""
+    swept = []
+    with contextlib.suppress(OSError):
+        for f in OWNERS_DIR.iterdir():
+            try:
+                pid = int(f.read_text().split()[0])
+                os.kill(pid, 0)
+                continue  # still running
+            except ProcessLookupError:
+                pass
+            except (OSError, ValueError, IndexError):
+                continue  # not ours to judge (unreadable, or another user's)
+            sweep_prefix(f.name)
+            swept.append(f.name)
+    return swept
 
 
 def _destroy_cgroup(path, timeout=5.0):
