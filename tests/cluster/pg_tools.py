@@ -39,7 +39,7 @@ def in_recovery(node):
 
 
 def multi_host_dsn(nodes, **kw):
-    hosts = ",".join("127.0.0.1" for _ in nodes)
+    hosts = ",".join(getattr(n, "pg_host", "127.0.0.1") for n in nodes)
     ports = ",".join(str(n.pg_port) for n in nodes)
     opts = {
         "host": hosts,

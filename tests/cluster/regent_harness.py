@@ -287,6 +287,9 @@ class Node:
         self.raft_port = free_port()
         self.rest_port = free_port()
         self.pg_port = free_port()
+        # The address clients connect to PostgreSQL on; a subclass that puts
+        # the node in its own network namespace changes it (tests/fault).
+        self.pg_host = "127.0.0.1"
         self.pg_addr = f"127.0.0.1:{self.pg_port}"
         self.raft_addr = f"127.0.0.1:{self.raft_port}"
         self.rest_addr = f"127.0.0.1:{self.rest_port}"
@@ -395,7 +398,7 @@ class Node:
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
-            preexec_fn=_set_pdeathsig,
+            preexec_fn=self._preexec(),
             **self._popen_user(),
         )
         if self not in _all_nodes:
@@ -403,6 +406,13 @@ class Node:
         self.expected_running = True
         self.paused = False
         return self
+
+    def _preexec(self):
+        """The function the child runs before exec. A subclass can return
+        its own (tests/fault enters a network namespace and a cgroup there,
+        which must happen before dropping root, so it also takes over
+        _popen_user's job and returns {} from it)."""
+        return _set_pdeathsig
 
     def _popen_user(self):
         if self.run_as is None:
@@ -427,7 +437,7 @@ class Node:
         return pid
 
     def dsn(self, dbname="postgres", **kw):
-        opts = {"host": "127.0.0.1", "port": self.pg_port, "user": "postgres", "dbname": dbname,
+        opts = {"host": self.pg_host, "port": self.pg_port, "user": "postgres", "dbname": dbname,
                 "connect_timeout": 2}
         opts.update(kw)
         return " ".join(f"{k}={v}" for k, v in opts.items())
