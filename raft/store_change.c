@@ -209,7 +209,7 @@ static void op_next(struct member_op *op)
     case OP_ASSIGN:
         rv = raft_assign(&s->raft, &s->change, op->id, RAFT_STANDBY, op_change_cb);
         break;
-    case OP_RECORDS:
+    case OP_RECORDS: {
         if (op->next_cmd < op->n_cmds) {
             struct store_cmd *c = &op->cmds[op->next_cmd++];
             op->req.data = op;
@@ -226,8 +226,13 @@ static void op_next(struct member_op *op)
             store__u64_add(b, "id", op->old_id);
             store__call(s, op->old_address, b, 1000, notify_removed_cb, NULL, NULL);
         }
-        op_end(op, store__reply_new(STORE_RC_OK, NULL));
+        cJSON *ok = store__reply_new(STORE_RC_OK, NULL);
+        /* A joiner is not caught up before it has applied this far: an empty
+         * log's commit index says nothing (store_caught_up). */
+        store__u64_add(ok, "index", raft_last_applied(&s->raft));
+        op_end(op, ok);
         return;
+    }
     case OP_DONE:
         return;
     }

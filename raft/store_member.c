@@ -157,7 +157,11 @@ static void join_cb(void *data, int status, const cJSON *reply, const char *errm
         }
         uv_timer_stop(&s->discover_timer);
         s->phase = STORE_JOIN;
-        store__raft_start(s, NULL);
+        uint64_t index = 0;
+        store__u64_get(reply, "index", &index);
+        if (store__raft_start(s, NULL) == 0 && index > s->start_index) {
+            s->start_index = index;
+        }
         return;
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "name_in_use"))) {
