@@ -199,6 +199,7 @@ struct ha {
     bool sync_adopted;           /* PostgreSQL runs with it */
     uint64_t sync_adopted_lsn;   /* our flush LSN read once it did */
     char sync_why[256];          /* the last plan's reason, said once */
+    unsigned sync_soon;          /* quick looks since the plan last changed (SYNC_SOON_MAX) */
 
     /* the members record */
     struct store_req member_req;
@@ -223,6 +224,8 @@ struct ha {
 
 /* ha_run.c */
 void ha__kick(struct ha *ha);
+/* A cycle in @ms (or sooner, if something kicks it meanwhile). */
+void ha__kick_in(struct ha *ha, uint64_t ms);
 void ha__act_done(struct ha *ha, int status, const char *errmsg);
 bool ha__lease_mine(struct ha *ha);
 const struct store_member *ha__member(const struct ha *ha, const char *name);

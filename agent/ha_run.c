@@ -617,11 +617,16 @@ static void cycle_cb(uv_timer_t *t)
     cycle(rg_container_of(t, struct ha, cycle_timer));
 }
 
-void ha__kick(struct ha *ha)
+void ha__kick_in(struct ha *ha, uint64_t ms)
 {
     if (!ha->stopping && !uv_is_closing((uv_handle_t *)&ha->kick_timer)) {
-        uv_timer_start(&ha->kick_timer, kick_cb, 0, 0);
+        uv_timer_start(&ha->kick_timer, kick_cb, ms, 0);
     }
+}
+
+void ha__kick(struct ha *ha)
+{
+    ha__kick_in(ha, 0);
 }
 
 void ha__act_done(struct ha *ha, int status, const char *errmsg)

@@ -318,6 +318,7 @@ static void plan_first(const struct ha_sync_facts *f,
         return;
     }
     if (!f->adopted) {
+        out->soon = true;
         say(out, "waiting for PostgreSQL to reload synchronous_standby_names");
         return;
     }
@@ -334,6 +335,7 @@ static void plan_first(const struct ha_sync_facts *f,
     next.k = (unsigned)next.n;
     diff_text(trec, r, names, sizeof names);
     if (next.n == r->n) {
+        out->soon = true;
         say(out, "waiting for %s to be synchronous and flush past the LSN of the change", names);
         return;
     }
@@ -368,6 +370,7 @@ static void plan_quorum(const struct ha_sync_facts *f,
         return;
     }
     if (!f->adopted) {
+        out->soon = true;
         say(out, "waiting for PostgreSQL to reload synchronous_standby_names");
         return;
     }
@@ -390,6 +393,7 @@ static void plan_quorum(const struct ha_sync_facts *f,
         say(out, "sync record last: k %u%s%s", trec->k, names[0] ? ", removing " : "", names);
         return;
     }
+    out->soon = true;
     say(out, "waiting for %u of the quorum to flush past the LSN of the change (%zu have)", trec->k,
         have);
 }

@@ -88,6 +88,9 @@ enum ha_sync_step {
 struct ha_sync_plan {
     enum ha_sync_step step;
     struct ha_sync_set set;
+    /* IDLE, waiting for what takes milliseconds (a reload, a standby's
+     * flush): look again soon rather than a loop_wait later. */
+    bool soon;
     char why[256];
 };
 

@@ -28,6 +28,8 @@
 
 #define SYNC_SQL_TIMEOUT_MS 2000
 #define SYNC_MIN_GAP_MS     100 /* between two queries, whatever kicks us */
+#define SYNC_SOON_MS        150 /* the next look while a step is under way */
+#define SYNC_SOON_MAX       20  /* that many, then once a loop_wait */
 
 static bool quorum(const struct ha *ha)
 {
@@ -264,6 +266,7 @@ static void sync_queried(struct pgi_op *op, int status)
     if (p.step != HA_SYNC_IDLE || strcmp(p.why, ha->sync_why) != 0) {
         rg_log(RG_INFO, HA_LOGM, "synchronous replication: %s", p.why);
         snprintf(ha->sync_why, sizeof ha->sync_why, "%s", p.why);
+        ha->sync_soon = 0;
     }
     switch (p.step) {
     case HA_SYNC_RECORD:
@@ -277,6 +280,10 @@ static void sync_queried(struct pgi_op *op, int status)
         ha__kick(ha); /* the cycle sees the configuration differ and reloads */
         break;
     case HA_SYNC_IDLE:
+        /* A standby far behind takes long to catch up: then loop_wait. */
+        if (p.soon && ha->sync_soon++ < SYNC_SOON_MAX) {
+            ha__kick_in(ha, SYNC_SOON_MS);
+        }
         break;
     }
     ha__maybe_close(ha);

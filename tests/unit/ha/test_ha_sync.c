@@ -219,9 +219,12 @@ static void test_first_adds_to_the_configuration_then_the_record(void **state)
     assert_int_equal(p.step, HA_SYNC_CONFIG);
     assert_true(ha_sync_has(&p.set, "node2") && p.set.n == 1 && p.set.k == 1 && !p.set.any);
     step(&w);
-    /* Adopted, but not caught up past the LSN read after the change: wait. */
+    /* Adopted, but not caught up past the LSN read after the change: wait,
+     * and look again soon (a standby's flush takes milliseconds). */
     w.sb[0].flush = w.f.adopted_lsn - 1;
-    assert_int_equal(plan(&w).step, HA_SYNC_IDLE);
+    p = plan(&w);
+    assert_int_equal(p.step, HA_SYNC_IDLE);
+    assert_true(p.soon);
     w.sb[0].flush = w.f.adopted_lsn;
     w.sb[0].sync_ok = false;
     assert_int_equal(plan(&w).step, HA_SYNC_IDLE); /* not "sync" in pg_stat_replication */
@@ -230,12 +233,16 @@ static void test_first_adds_to_the_configuration_then_the_record(void **state)
     assert_int_equal(p.step, HA_SYNC_RECORD);
     assert_true(ha_sync_has(&p.set, "node2") && p.set.k == 1);
     step(&w);
-    assert_int_equal(plan(&w).step, HA_SYNC_IDLE);
-    /* Not adopted yet (a reload pending): no record change. */
+    p = plan(&w);
+    assert_int_equal(p.step, HA_SYNC_IDLE);
+    assert_false(p.soon); /* in line: nothing to look at before loop_wait */
+    /* Not adopted yet (a reload pending): no record change, a look soon. */
     w.f.record.n = 0;
     w.f.record.k = 0;
     w.f.adopted = false;
-    assert_int_equal(plan(&w).step, HA_SYNC_IDLE);
+    p = plan(&w);
+    assert_int_equal(p.step, HA_SYNC_IDLE);
+    assert_true(p.soon);
 }
 
 static void test_first_removes_from_the_record_first(void **state)
