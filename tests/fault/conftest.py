@@ -17,7 +17,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cluster"))
 import regent_harness as rh  # noqa: E402
 import netfault  # noqa: E402
 import fault_harness as fh  # noqa: E402
-import pg_tools as pt  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -153,33 +151,27 @@ def mode_overrides(mode):
     return {"bootstrap": {"dcs": {"synchronous_mode": v, "synchronous_node_count": 1}}}
 
 
-SYNC_PROOF_TIMEOUT = 10.0
+SYNC_READY_TIMEOUT = 20.0
 
 
-def sync_unsupported(pool, cluster, primary):
-    """None when @cluster, bootstrapped with synchronous_mode, runs it; else
-    the reason, found at runtime: a primary that implements the mode names
-    its synchronous standbys in synchronous_standby_names (DESIGN.md: the
-    primary maintains it), so an empty value for SYNC_PROOF_TIMEOUT after
-    the replicas stream means this build ignores the key (today it is
-    listed as a Patroni key Regent accepts and ignores)."""
-    value = ""
-    deadline = time.monotonic() + SYNC_PROOF_TIMEOUT
-    while time.monotonic() < deadline:
-        rows = pt.try_query(primary, "SHOW synchronous_standby_names")
-        value = rows[0][0] if rows else ""
-        if value:
-            return None
-        time.sleep(0.2)
-    cfg = {}
-    try:
-        cfg = primary.api("/config").json()
-    except Exception:  # noqa: BLE001 - only for the message
-        pass
-    return (f"bootstrapped with synchronous_mode={cfg.get('synchronous_mode', '(absent)')!r} "
-            f"in GET /config, the primary's synchronous_standby_names is still empty "
-            f"{SYNC_PROOF_TIMEOUT:g}s after its replicas stream: this build does not "
-            f"implement synchronous_mode yet")
+def wait_sync_ready(cluster, primary, mode):
+    """In the synchronous modes, a cluster is healthy only once the primary
+    has named its synchronous standbys in the store's sync record (GET
+    /cluster shows a sync_standby or quorum_standby member): until then
+    nobody may be promoted (docs/ha.md), and a fault injected earlier would
+    test the bootstrap's window, not the mode."""
+    role = "quorum_standby" if mode == "quorum" else "sync_standby"
+
+    def ready():
+        members = primary.api("/cluster").json()["members"]
+        # k 0 (a quorum record that standbys are still entering) promises
+        # nothing yet.
+        rec = primary.api("/raft/state").json()["state"].get("sync") or {}
+        return (any(m.get("role") == role for m in members) and rec.get("leader") == primary.name
+                and (rec.get("k") or 0) >= 1)
+
+    rh.wait_until(ready, SYNC_READY_TIMEOUT, f"a {role} and a sync record with k >= 1",
+                  cluster.nodes)
 
 
 # --------------------------------------------------------------------------
@@ -195,8 +187,6 @@ class Pool:
         self.fabric, self.base, self.mode = fabric, Path(base), mode
         self.n, self.witness, self.tag = n, witness, tag
         self.cluster = None
-        self.unsupported = None  # why this mode cannot run, once known
-        self.proven = mode == "async"
         self.dirty = False  # set by a scenario that left the cluster broken
         self.generation = 0
         self.item = None
@@ -213,16 +203,9 @@ class Pool:
         self.cluster.start()
 
     def healthy(self, item=None):
-        if self.unsupported:
-            pytest.skip(f"{self.mode} mode: {self.unsupported}")
         got = self._healthy(item)
-        if not self.proven:
-            why = sync_unsupported(self, got[0], got[1])
-            if why:
-                self.unsupported = why
-                self.close()
-                pytest.skip(f"{self.mode} mode: {why}")
-            self.proven = True
+        if self.mode != "async":
+            wait_sync_ready(got[0], got[1], self.mode)
         return got
 
     def _healthy(self, item=None):

@@ -334,11 +334,17 @@ def fault_replica_disk_full(ctx):
     fab = r.member.fabric
     data = r.dir / "data"
     walfs = r.dir / "walfs"
+    size = getattr(r, "walfs_size", DISK_SIZE)
     if not (data / "pg_wal").is_symlink():
-        # Once per cluster: move pg_wal onto the tmpfs (with the agent stopped).
+        # Once per cluster: move pg_wal onto the tmpfs (with the agent stopped),
+        # sized to what pg_wal holds now (a busy writer leaves more than
+        # DISK_SIZE) plus room to fill.
         r.stop()
+        used = sum(p.stat().st_size for p in (data / "pg_wal").rglob("*") if p.is_file())
+        size = max(DISK_SIZE, (used + (64 << 20) + (1 << 20) - 1) & ~((1 << 20) - 1))
+        r.walfs_size = size
         walfs.mkdir(exist_ok=True)
-        fab.mount_tmpfs(walfs, DISK_SIZE, *r.run_as)
+        fab.mount_tmpfs(walfs, size, *r.run_as)
         for entry in (data / "pg_wal").iterdir():
             shutil.move(str(entry), str(walfs / entry.name))
         # A move across file systems is a copy by root: give it back.
@@ -350,7 +356,7 @@ def fault_replica_disk_full(ctx):
         r.start()
         fh.wait_healthy(c, timeout=fh.RECOVERY_TIMEOUT)
     ballast = walfs / "ballast"
-    _fill(ballast, DISK_SIZE)
+    _fill(ballast, size)
     seen = set()
     deadline = time.monotonic() + 3 + 2 * TTL
     switches = 0
@@ -368,7 +374,7 @@ def fault_replica_disk_full(ctx):
     ballast.unlink()
     ctx.healed()
     ctx.expect_same_primary = True
-    return [f"{r.name} (replica): pg_wal on a {DISK_SIZE >> 20} MiB tmpfs filled to the last byte"
+    return [f"{r.name} (replica): pg_wal on a {size >> 20} MiB tmpfs filled to the last byte"
             f" for {3 + 2 * TTL:g}s while the primary switched WAL segments 3 times"]
 
 

@@ -2,9 +2,9 @@
 
 Every scenario runs on a cluster shared with the other scenarios of its
 shape and mode (a Pool rebuilds it when a scenario left it broken), once
-per mode: async, synchronous_mode: true and quorum. The synchronous modes
-are skipped, with the reason found at runtime, while this build ignores
-synchronous_mode.
+per mode: async, synchronous_mode: true and quorum. In the synchronous
+modes a cluster counts as healthy only once its sync record names a
+standby (conftest.wait_sync_ready).
 """
 
 import random
