@@ -11,6 +11,7 @@ Options:
 """
 
 import atexit
+import contextlib
 import datetime
 import json
 import os
@@ -182,6 +183,30 @@ def sync_unsupported(pool, cluster, primary):
             f"implement synchronous_mode yet")
 
 
+SYNC_LINE = "INFO ha: synchronous replication: "
+
+
+def sync_settled(primary, timeout=SYNC_PROOF_TIMEOUT):
+    """Wait (at most @timeout, then go on) until @primary's synchronous
+    replication planner is "in line" with every replica connected.
+
+    Streaming replicas are not enough in the synchronous modes: the primary
+    adds them to the sync record with k 0, waits for PostgreSQL to reload
+    synchronous_standby_names and only then raises k (DESIGN.md's safe
+    order). A fault injected in that window finds a record that promises
+    nothing, and the coordinator rightly refuses every failover ("the sync
+    record promises nothing (k 0)"): the scenario would test the window,
+    not the fault. The REST API does not expose k, so the planner's own
+    log line is the signal; a timeout is not an error (the scenario's
+    checks still judge what happens)."""
+    def settled():
+        lines = [l for l in primary.log_tail(400).splitlines() if SYNC_LINE in l]
+        last = lines[-1].split(SYNC_LINE, 1)[1] if lines else ""
+        return last.startswith("in line") and "not connected" not in last
+    with contextlib.suppress(rh.WaitTimeout):
+        rh.wait_until(settled, timeout, f"{primary.name}'s sync record in line")
+
+
 # --------------------------------------------------------------------------
 # Clusters shared by the scenarios of a module, one per mode.
 
@@ -225,6 +250,8 @@ class Pool:
                 self.close()
                 pytest.skip(f"{self.mode} mode: {why}")
             self.proven = True
+        if self.mode != "async":
+            sync_settled(got[1])
         return got
 
     def _healthy(self, item=None):
