@@ -183,9 +183,10 @@ class Pool:
     scenario; rebuilds it from scratch when a scenario left it unhealthy
     (that scenario has failed already), so one failure does not cascade."""
 
-    def __init__(self, fabric, base, mode, n, witness, tag):
+    def __init__(self, fabric, base, mode, n, witness, tag, watchdog=False):
         self.fabric, self.base, self.mode = fabric, Path(base), mode
         self.n, self.witness, self.tag = n, witness, tag
+        self.watchdog = watchdog
         self.cluster = None
         self.dirty = False  # set by a scenario that left the cluster broken
         self.generation = 0
@@ -198,8 +199,9 @@ class Pool:
         d = self.base / f"gen{self.generation}"
         d.mkdir(parents=True)
         self.cluster = fh.FaultCluster(
-            d, self.fabric, n=self.n, witness=self.witness, scope=f"fault-{self.mode}",
-            tag=self.tag, overrides=mode_overrides(self.mode))
+            d, self.fabric, n=self.n, witness=self.witness,
+            scope=f"fault-{'wd-' if self.watchdog else ''}{self.mode}",
+            tag=self.tag, overrides=mode_overrides(self.mode), watchdog=self.watchdog)
         self.cluster.start()
 
     def healthy(self, item=None):
@@ -232,9 +234,9 @@ class Pool:
             self.cluster = None
 
 
-def _pool(request, fabric, tmp_path_factory, n, witness, tag):
+def _pool(request, fabric, tmp_path_factory, n, witness, tag, watchdog=False):
     mode = request.param
-    p = Pool(fabric, tmp_path_factory.mktemp(f"{tag}{mode}"), mode, n, witness, tag)
+    p = Pool(fabric, tmp_path_factory.mktemp(f"{tag}{mode}"), mode, n, witness, tag, watchdog)
     yield p
     p.close()
 
@@ -243,6 +245,16 @@ def _pool(request, fabric, tmp_path_factory, n, witness, tag):
 def three(request, fabric, tmp_path_factory):
     """Three agents, mode from the parameter."""
     yield from _pool(request, fabric, tmp_path_factory, 3, False, "t")
+
+
+@pytest.fixture(scope="module", params=["async"])
+def three_wd(request, fabric, tmp_path_factory):
+    """Three agents with the test watchdog (watchdog.mode: required,
+    driver testing) and a WatchdogSupervisor per node, async mode only: the
+    watchdog's promise does not depend on the replication mode, and one
+    more cluster costs CI a bootstrap. Its own members (tag "d"), so it
+    never shares a namespace with the three-agent pool."""
+    yield from _pool(request, fabric, tmp_path_factory, 3, False, "d", watchdog=True)
 
 
 @pytest.fixture(scope="module", params=MODES)

@@ -6,6 +6,15 @@ with its agent and PostgreSQL started inside the member's namespace and
 cgroup (netfault.Member) and bound to the member's address. Every member
 has its own port space, so the ports are the usual ones: REST 8008, Raft
 7000, PostgreSQL 5432.
+
+A FaultNode made with watchdog=True runs its agent with the test watchdog
+(watchdog.mode: required, watchdog.driver: testing, the events file
+node.dir/watchdog.events) and has its own WatchdogSupervisor
+(tests/cluster/wd_supervisor.py), node.wd, that plays the kernel: started
+with the node's first start, it keeps following the events file across
+agent restarts (each new agent's arm names its new pid, as a reopened
+/dev/watchdog would) and stops when the node is cleaned up. One supervisor
+for the node's whole life: a new one would replay the file from the start.
 """
 
 import contextlib
@@ -17,6 +26,7 @@ import psycopg
 
 import pg_tools as pt
 import regent_harness as rh
+from wd_supervisor import WatchdogSupervisor
 
 REST_PORT, RAFT_PORT, PG_PORT = 8008, 7000, 5432
 
@@ -26,10 +36,19 @@ RECOVERY_TIMEOUT = 60.0  # after a fault is healed
 PROBE_TIMEOUT = 1.5  # one probe or one write: a client-side cancel after this
 
 
+# A supervisor's bound; a pool's cluster lives for one module at most.
+WD_MAX_RUNTIME = 3600.0
+
+
 class FaultNode(rh.Node):
-    def __init__(self, name, base_dir, member, **kw):
+    def __init__(self, name, base_dir, member, watchdog=False, **kw):
         super().__init__(name, base_dir, **kw)
         self.member = member
+        self.watchdog = watchdog and not self.witness
+        self.wd = None  # the WatchdogSupervisor, from the first start on
+        if self.watchdog:
+            self.overrides = rh._deep_merge(self.overrides, {"watchdog": {
+                "mode": "required", "driver": "testing", "device": str(self.wd_events)}})
         ip = member.ip
         self.pg_host = ip
         self.raft_port, self.rest_port, self.pg_port = RAFT_PORT, REST_PORT, PG_PORT
@@ -46,6 +65,17 @@ class FaultNode(rh.Node):
             f"host replication all {cidr} trust",
         ]
         return cfg
+
+    @property
+    def wd_events(self):
+        return self.dir / "watchdog.events"
+
+    def start(self):
+        if self.watchdog and self.wd is None:
+            self.wd = WatchdogSupervisor(self.wd_events, self.dir / "data", self.name,
+                                         max_runtime=WD_MAX_RUNTIME)
+            self.wd.start()
+        return super().start()
 
     def _preexec(self):
         return self.member.preexec(self.run_as)
@@ -69,6 +99,8 @@ class FaultNode(rh.Node):
             self.resume()
         super().cleanup()
         self.member.kill_all()
+        if self.wd is not None:
+            self.wd.stop()
 
 
 class FaultCluster(rh.Cluster):

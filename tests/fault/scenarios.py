@@ -15,7 +15,8 @@ be whole again, stops the clients and checks:
 
 Each fault returns a short description of what it did, for the report.
 A fault may relax (a) through ctx.allow_overlap (only the frozen-agent
-fault without a watchdog does, see fault_sigstop_primary_agent).
+fault without a watchdog does, see fault_sigstop_primary_agent; its
+watchdog variant, fault_sigstop_primary_agent_wd, relaxes nothing).
 """
 
 import os
@@ -26,6 +27,7 @@ import time
 import pg_tools as pt
 import regent_harness as rh
 import fault_harness as fh
+from wd_supervisor import boot_ms
 
 TTL = 2.5  # the default lease ttl (DESIGN.md "Timing budget")
 FAILOVER_TIMEOUT = 30.0  # a new primary after the old one is gone
@@ -287,6 +289,66 @@ def fault_sigstop_primary_agent(ctx):
 
 
 FENCE_ON_RESUME = 2.0
+WD_TIMEOUT_MS = 2000  # watchdog.timeout's default
+REBOOT_TIMEOUT = 10.0  # the supervisor's reset after a freeze (timeout + slack)
+
+
+def _arms(node, since):
+    return [ms for ms, ev, _ in node.wd.events() if ev == "arm" and ms >= since]
+
+
+def fault_sigstop_primary_agent_wd(ctx):
+    """SIGSTOP of the primary's agent, with the test watchdog (three_wd).
+
+    DESIGN.md rule 5 with the watchdog: the frozen agent no longer kicks the
+    device, which resets the machine (the node's supervisor SIGKILLs its
+    agent and its PostgreSQL) no later than the lease deadline, before the
+    lease can be granted elsewhere. Asserted here: the supervisor reset the
+    frozen node, killing that agent and that postmaster; the new primary
+    armed its own watchdog only after the reset; and, by run_scenario,
+    no overlap at all (checker (a) strict). Then the harness plays the
+    reboot and systemd: whatever is left of the member's cgroup is killed
+    and, one ttl after the failover, the agent is started again; it must
+    rejoin as a replica by itself (checker (c))."""
+    p = ctx.primary
+    sup = p.wd
+    assert sup is not None, f"{p.name} runs without a supervisor (not a watchdog pool?)"
+    assert sup.armed, f"{p.name} is primary with its watchdog unarmed: {sup.events()[-5:]}"
+    others_resets = {n.name: len(n.wd.resets) for n in ctx.others(p)}
+    before = len(sup.resets)
+    agent, pm = p.pid, p.postmaster_pid()
+    p.expected_running = False  # the supervisor will kill it
+    frozen_at = boot_ms()
+    p.pause()
+    rh.wait_until(lambda: len(sup.resets) > before, REBOOT_TIMEOUT,
+                  f"the watchdog to reset {p.name} (agent frozen)", nodes=ctx.others(p))
+    reset = sup.resets[before]
+    p.proc.wait(timeout=10)
+    p.paused = False
+    p._close_log()
+    assert agent in reset["killed"] and pm in reset["killed"], (
+        f"the reset killed {reset['killed']}, not the agent {agent} and the postmaster {pm}")
+    assert p.proc.returncode == -9, p.proc.returncode
+    rh.wait_until(lambda: pt.in_recovery(p) is None, 10, f"{p.name}'s PostgreSQL gone")
+    new = ctx.new_primary_among(ctx.replicas)
+    new_arms = _arms(new, frozen_at)
+    assert new_arms and new_arms[0] > reset["at"], (
+        f"{new.name} armed at {new_arms} (boot ms), the reset of {p.name} was at {reset['at']}")
+    ctx.notes.append(
+        f"watchdog reset of {p.name} {reset['at'] - frozen_at} ms after the SIGSTOP (last kick"
+        f" {frozen_at - reset['last']} ms before it), killed {len(reset['killed'])} processes;"
+        f" {new.name} armed {new_arms[0] - reset['at']} ms after the reset")
+    time.sleep(TTL)
+    # The reboot: nothing of the old machine survives; systemd starts the agent.
+    p.member.kill_all()
+    p.start()
+    ctx.healed()
+    # No other node was reset on the way.
+    assert {n.name: len(n.wd.resets) for n in ctx.others(p)} == others_resets, (
+        {n.name: n.wd.resets for n in ctx.others(p)})
+    return [f"SIGSTOP of {p.name}'s agent (the primary), never resumed: the test watchdog reset"
+            f" the node (agent and PostgreSQL SIGKILLed); the agent restarted one ttl after"
+            f" the failover, as after a reboot"]
 
 
 def fault_restart_all(ctx):
@@ -300,6 +362,54 @@ def fault_restart_all(ctx):
         n.start()
     ctx.healed()
     return ["SIGTERM of every agent at once, then every agent started again"]
+
+
+def fault_kill_agent_only_wd(ctx):
+    """kill -9 of the primary's agent only, with the test watchdog, and
+    nothing else: no cgroup kill, no fast restart, PostgreSQL left running
+    as primary. The device stays armed (no magic close); the supervisor
+    counts the death as the kernel's last ping on close and resets the
+    machine one timeout later, which must kill that PostgreSQL before a
+    new primary accepts writes: the agent kicks only while deadline - now
+    >= timeout, so a holder that dies between two renewals is reset at
+    least ttl - timeout - renew interval (0.75 s by default) before its
+    deadline. Strict (a), like the SIGSTOP variant; then the harness plays
+    the reboot and restarts the agent one ttl after the failover. (kill9 of
+    agent and postmaster adds nothing here: the cgroup kill leaves the
+    reset nothing to do.)"""
+    p = ctx.primary
+    sup = p.wd
+    assert sup is not None and sup.armed, f"{p.name}: no armed watchdog"
+    others_resets = {n.name: len(n.wd.resets) for n in ctx.others(p)}
+    before = len(sup.resets)
+    pm = p.postmaster_pid()
+    killed_at = boot_ms()  # before the kill: the supervisor may see the death first
+    p.kill()
+    rh.wait_until(lambda: len(sup.resets) > before, REBOOT_TIMEOUT,
+                  f"the watchdog to reset {p.name} (agent dead, PostgreSQL alive)",
+                  nodes=ctx.others(p))
+    reset = sup.resets[before]
+    assert pm in reset["killed"], f"the reset killed {reset['killed']}, not the postmaster {pm}"
+    # The last ping on close: the reset a whole timeout after the death.
+    assert reset["at"] >= killed_at + WD_TIMEOUT_MS, (reset, killed_at)
+    rh.wait_until(lambda: pt.in_recovery(p) is None, 10, f"{p.name}'s PostgreSQL gone")
+    new = ctx.new_primary_among(ctx.replicas)
+    new_arms = _arms(new, killed_at)
+    assert new_arms and new_arms[0] > reset["at"], (
+        f"{new.name} armed at {new_arms} (boot ms), the reset of {p.name} was at {reset['at']}")
+    ctx.notes.append(
+        f"watchdog reset of {p.name} {reset['at'] - killed_at} ms after the agent's SIGKILL,"
+        f" killed {len(reset['killed'])} processes; {new.name} armed"
+        f" {new_arms[0] - reset['at']} ms after the reset")
+    time.sleep(TTL)
+    p.member.kill_all()
+    p.start()
+    ctx.healed()
+    assert {n.name: len(n.wd.resets) for n in ctx.others(p)} == others_resets, (
+        {n.name: n.wd.resets for n in ctx.others(p)})
+    return [f"SIGKILL of {p.name}'s agent only (the primary; no cgroup kill, PostgreSQL left"
+            f" running): the test watchdog's reset after the last ping on close killed"
+            f" PostgreSQL; the agent restarted one ttl after the failover"]
 
 
 # --------------------------------------------------------------------------
@@ -473,6 +583,12 @@ THREE_NODE = [
     ("restart_all", fault_restart_all),
     ("replica_disk_full", fault_replica_disk_full),
     ("raft_segment_truncated", fault_truncate_raft_segment),
+]
+
+# The watchdog pool (three_wd): the faults whose assertions change with it.
+THREE_NODE_WD = [
+    ("sigstop_primary_agent_wd", fault_sigstop_primary_agent_wd),
+    ("kill9_agent_only_wd", fault_kill_agent_only_wd),
 ]
 
 WITNESS = [

@@ -19,6 +19,12 @@ def test_three_nodes(three, request, results, name, fault):
     sc.run_scenario(three, request.node, results, name, fault, three.mode)
 
 
+@pytest.mark.parametrize("name,fault", sc.THREE_NODE_WD, ids=[n for n, _ in sc.THREE_NODE_WD])
+def test_three_nodes_watchdog(three_wd, request, results, name, fault):
+    """Three agents with the test watchdog and one supervisor per node."""
+    sc.run_scenario(three_wd, request.node, results, name, fault, three_wd.mode)
+
+
 @pytest.mark.parametrize("name,fault", sc.WITNESS, ids=[n for n, _ in sc.WITNESS])
 def test_two_nodes_and_witness(pair, request, results, name, fault):
     sc.run_scenario(pair, request.node, results, name, fault, pair.mode)
