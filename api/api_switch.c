@@ -22,10 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent/rg.h"
 #include "api/api.h"
+#include "raft/coord_pick.h"
 #include "raft/store.h"
 
 #define SWITCH_WAIT_MS   10000u
@@ -109,18 +109,6 @@ static const char *unfit(const struct store_member *m,
     return NULL;
 }
 
-/* synchronous_mode on or quorum in the dynamic configuration. */
-static bool sync_mode_on(const struct store_state *st)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(st->config, "synchronous_mode");
-    if (cJSON_IsBool(m)) {
-        return cJSON_IsTrue(m);
-    }
-    return cJSON_IsString(m) &&
-           (strcasecmp(m->valuestring, "on") == 0 || strcasecmp(m->valuestring, "true") == 0 ||
-            strcasecmp(m->valuestring, "quorum") == 0);
-}
-
 /* Is @name listed in @holder's sync record? @name NULL: is anyone? */
 static bool in_sync_record(const struct store_state *st, const char *holder, const char *name)
 {
@@ -169,7 +157,7 @@ static int precheck(const struct store_state *st,
     /* With a leader in synchronous mode only a synchronous standby may take
      * over: any other may lack acknowledged commits (Patroni's checks; a
      * failover without a leader skips them). */
-    if (holder != NULL && sync_mode_on(st)) {
+    if (holder != NULL && coord_sync_mode_on(st)) {
         if (candidate != NULL && !in_sync_record(st, holder, candidate)) {
             snprintf(text, len, "candidate name does not match with sync_standby");
             return 412;

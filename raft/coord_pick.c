@@ -28,6 +28,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/rg.h"
 #include "raft/store_fsm_internal.h"
@@ -566,4 +567,15 @@ cJSON *coord_reports_json(const struct coord_report *r, size_t n)
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
+}
+
+bool coord_sync_mode_on(const struct store_state *s)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(s->config, "synchronous_mode");
+    if (cJSON_IsBool(m)) {
+        return cJSON_IsTrue(m);
+    }
+    return cJSON_IsString(m) &&
+           (strcasecmp(m->valuestring, "on") == 0 || strcasecmp(m->valuestring, "true") == 0 ||
+            strcasecmp(m->valuestring, "quorum") == 0);
 }

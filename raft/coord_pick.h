@@ -135,4 +135,8 @@ int coord_pick(
  */
 cJSON *coord_reports_json(const struct coord_report *r, size_t n);
 
+/* Is synchronous_mode on (true, "on", "true" or "quorum", any case) in the
+ * dynamic configuration of @s? agent/ha_sync.c parses it the same way. */
+bool coord_sync_mode_on(const struct store_state *s);
+
 #endif

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent/rg.h"
 #include "agent/rg_log.h"
@@ -156,19 +155,6 @@ static void refuse_manual(struct coord_run *c, const char *member, const char *w
     propose(c, &cmd);
 }
 
-/* synchronous_mode of the dynamic configuration: true, "on", "true" or
- * "quorum" (agent/ha_sync.c parses it the same way). */
-static bool sync_mode_on(const struct store_state *st)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(st->config, "synchronous_mode");
-    if (cJSON_IsBool(m)) {
-        return cJSON_IsTrue(m);
-    }
-    return cJSON_IsString(m) &&
-           (strcasecmp(m->valuestring, "on") == 0 || strcasecmp(m->valuestring, "true") == 0 ||
-            strcasecmp(m->valuestring, "quorum") == 0);
-}
-
 #define SYNC_MAX 16
 
 struct sync_view {
@@ -247,7 +233,7 @@ static void gathered(void *data, size_t n, const char *const *names, cJSON **rep
     };
     struct sync_view sv;
     sync_view(st, c->exclude, &sv);
-    if (sync_mode_on(st)) {
+    if (coord_sync_mode_on(st)) {
         p.sync_mode = true;
         p.sync = sv.ptr;
         p.n_sync = sv.n;

@@ -164,13 +164,20 @@ def _hold_until_failover(ctx, survivors, what):
     return new
 
 
-def fault_isolate_primary(ctx):
+def _cut_primary(ctx, direction, what, how):
+    """The primary's packets dropped in @direction ("both", "in", "out")
+    for every other member until a survivor is promoted, then healed."""
     p = ctx.primary
-    p.member.block([n.member for n in ctx.others(p)], "both")
-    _hold_until_failover(ctx, ctx.replicas, "the old primary was isolated")
+    p.member.block([n.member for n in ctx.others(p)], direction)
+    _hold_until_failover(ctx, ctx.replicas, what)
     p.member.heal()
     ctx.healed()
-    return [f"{p.name} (primary) cut off from every other member (both directions)"]
+    return [f"{p.name} (primary) {how}"]
+
+
+def fault_isolate_primary(ctx):
+    return _cut_primary(ctx, "both", "the old primary was isolated",
+                        "cut off from every other member (both directions)")
 
 
 def fault_isolate_replica(ctx):
@@ -184,21 +191,13 @@ def fault_isolate_replica(ctx):
 
 
 def fault_oneway_primary_sends_only(ctx):
-    p = ctx.primary
-    p.member.block([n.member for n in ctx.others(p)], "in")
-    _hold_until_failover(ctx, ctx.replicas, "the old primary could not receive")
-    p.member.heal()
-    ctx.healed()
-    return [f"{p.name} (primary) drops every packet from the other members (it can send, not receive)"]
+    return _cut_primary(ctx, "in", "the old primary could not receive",
+                        "drops every packet from the other members (it can send, not receive)")
 
 
 def fault_oneway_primary_receives_only(ctx):
-    p = ctx.primary
-    p.member.block([n.member for n in ctx.others(p)], "out")
-    _hold_until_failover(ctx, ctx.replicas, "the old primary could not send")
-    p.member.heal()
-    ctx.healed()
-    return [f"{p.name} (primary) drops every packet to the other members (it can receive, not send)"]
+    return _cut_primary(ctx, "out", "the old primary could not send",
+                        "drops every packet to the other members (it can receive, not send)")
 
 
 # --------------------------------------------------------------------------
@@ -562,12 +561,8 @@ def fault_lose_witness(ctx):
 
 
 def fault_partition_primary_from_witness_and_replica(ctx):
-    p = ctx.primary
-    p.member.block([n.member for n in ctx.others(p)], "both")
-    _hold_until_failover(ctx, ctx.replicas, "the old primary was cut off")
-    p.member.heal()
-    ctx.healed()
-    return [f"{p.name} (primary) cut off from the witness and the replica (both directions)"]
+    return _cut_primary(ctx, "both", "the old primary was cut off",
+                        "cut off from the witness and the replica (both directions)")
 
 
 THREE_NODE = [
