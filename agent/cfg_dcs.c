@@ -33,6 +33,7 @@
 
 #include "agent/cfg_internal.h"
 #include "agent/rg.h"
+#include "agent/rg_guc.h"
 
 #define DCS_PREFIX "bootstrap.dcs."
 
@@ -175,104 +176,13 @@ static bool guc_name_valid(const char *name)
     return n > 0 && !part_start;
 }
 
-/* An integer from a JSON number or a string of digits (as pgi_conf reads). */
-static bool guc_int(const cJSON *v, long long *out)
-{
-    if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
-        if (d > -9007199254740992.0 && d < 9007199254740992.0 && (double)(long long)d == d) {
-            *out = (long long)d;
-            return true;
-        }
-        return false;
-    }
-    if (!cJSON_IsString(v) || v->valuestring[0] == '\0' ||
-        isspace((unsigned char)v->valuestring[0])) {
-        return false;
-    }
-    char *end;
-    errno = 0;
-    long long n = strtoll(v->valuestring, &end, 10);
-    if (errno != 0 || *end != '\0') {
-        return false;
-    }
-    *out = n;
-    return true;
-}
-
-/* A boolean the way Patroni's parse_bool (and pgi_conf) read one. */
-static bool guc_bool(const cJSON *v, bool *out)
-{
-    static const char *const yes[] = {"on", "true", "yes", "1"};
-    static const char *const no[] = {"off", "false", "no", "0"};
-    if (cJSON_IsBool(v)) {
-        *out = cJSON_IsTrue(v);
-        return true;
-    }
-    if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1)) {
-        *out = v->valuedouble == 1;
-        return true;
-    }
-    for (size_t i = 0; cJSON_IsString(v) && i < RG_ARRAY_SIZE(yes); i++) {
-        if (strcasecmp(v->valuestring, yes[i]) == 0 || strcasecmp(v->valuestring, no[i]) == 0) {
-            *out = strcasecmp(v->valuestring, yes[i]) == 0;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* A size in kB: a number (MB, wal_keep_size's unit) or "<n>[ ](B|kB|MB|GB|TB)". */
-static bool guc_size_kb(const cJSON *v, long long *kb)
-{
-    static const struct {
-        const char *unit;
-        long long num, den;
-    } units[] = {{"", 1024, 1},   {"B", 1, 1024},         {"kB", 1, 1},
-                 {"MB", 1024, 1}, {"GB", 1024 * 1024, 1}, {"TB", 1024LL * 1024 * 1024, 1}};
-    long long n;
-    const char *unit = "";
-    if (cJSON_IsNumber(v)) {
-        if (!guc_int(v, &n)) {
-            return false;
-        }
-    } else if (cJSON_IsString(v)) {
-        const char *s = v->valuestring;
-        char *end;
-        if (!isdigit((unsigned char)*s) && *s != '-') {
-            return false;
-        }
-        errno = 0;
-        n = strtoll(s, &end, 10);
-        if (errno != 0 || end == s) {
-            return false;
-        }
-        while (*end == ' ') {
-            end++;
-        }
-        unit = end;
-    } else {
-        return false;
-    }
-    for (size_t i = 0; i < RG_ARRAY_SIZE(units); i++) {
-        if (strcmp(unit, units[i].unit) == 0) {
-            if (n > LLONG_MAX / units[i].num || n < -(LLONG_MAX / units[i].num)) {
-                return false;
-            }
-            *kb = n * units[i].num / units[i].den;
-            return true;
-        }
-    }
-    return false;
-}
-
 static int check_guc(struct err *e, const struct guc *g, const cJSON *v, const char *path)
 {
     long long n;
     bool b;
     switch (g->kind) {
     case GUC_INT:
-        if (!guc_int(v, &n) || n > INT_MAX) {
+        if (!rg_guc_int(v, &n) || n > INT_MAX) {
             return fail(e, path, "must be an integer");
         }
         if (n < g->min) {
@@ -281,7 +191,7 @@ static int check_guc(struct err *e, const struct guc *g, const cJSON *v, const c
         return 0;
     case GUC_BOOL:
     case GUC_BOOL_ON:
-        if (!guc_bool(v, &b)) {
+        if (!rg_guc_bool(v, &b)) {
             return fail(e, path, "must be on or off");
         }
         if (g->kind == GUC_BOOL_ON && !b) {
@@ -298,7 +208,7 @@ static int check_guc(struct err *e, const struct guc *g, const cJSON *v, const c
         }
         return 0;
     case GUC_SIZE:
-        if (!guc_size_kb(v, &n) || n < g->min) {
+        if (!rg_guc_size_kb(v, &n) || n < g->min) {
             return fail(e, path,
                         "must be a size of at least %lldMB (as \"128MB\", or a number of MB)",
                         g->min / 1024);

@@ -35,6 +35,7 @@
 #include <strings.h>
 
 #include "agent/rg.h"
+#include "agent/rg_guc.h"
 
 #define NAME_MAX_LEN 127
 
@@ -224,109 +225,6 @@ bool pgi_conf_value_text(const cJSON *parameters, const char *name, char *buf, s
     return true;
 }
 
-/* An integer from a JSON number or a string of digits. */
-static bool parse_int(const cJSON *v, long long *out)
-{
-    if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
-        if (d > -9007199254740992.0 && d < 9007199254740992.0 && (double)(long long)d == d) {
-            *out = (long long)d;
-            return true;
-        }
-        return false;
-    }
-    if (cJSON_IsString(v)) {
-        const char *s = v->valuestring;
-        char *end;
-        if (*s == '\0' || isspace((unsigned char)*s)) {
-            return false;
-        }
-        errno = 0;
-        long long n = strtoll(s, &end, 10);
-        if (errno != 0 || *end != '\0') {
-            return false;
-        }
-        *out = n;
-        return true;
-    }
-    return false;
-}
-
-/* A boolean the way Patroni's parse_bool reads one. */
-static bool parse_bool(const cJSON *v, bool *out)
-{
-    static const char *const yes[] = {"on", "true", "yes", "1"};
-    static const char *const no[] = {"off", "false", "no", "0"};
-    if (cJSON_IsBool(v)) {
-        *out = cJSON_IsTrue(v);
-        return true;
-    }
-    if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1)) {
-        *out = v->valuedouble == 1;
-        return true;
-    }
-    if (!cJSON_IsString(v)) {
-        return false;
-    }
-    for (size_t i = 0; i < RG_ARRAY_SIZE(yes); i++) {
-        if (strcasecmp(v->valuestring, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcasecmp(v->valuestring, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* A size in kB from a number (in MB, wal_keep_size's unit) or a string
- * "<n>[ ](B|kB|MB|GB|TB)" (no unit: MB). */
-static bool parse_size_kb(const cJSON *v, long long *kb)
-{
-    static const struct {
-        const char *unit;
-        long long kb_num, kb_den;
-    } units[] = {{"", 1024, 1},   {"B", 1, 1024},         {"kB", 1, 1},
-                 {"MB", 1024, 1}, {"GB", 1024 * 1024, 1}, {"TB", 1024LL * 1024 * 1024, 1}};
-    long long n;
-    const char *unit = "";
-
-    if (cJSON_IsNumber(v)) {
-        if (!parse_int(v, &n)) {
-            return false;
-        }
-    } else if (cJSON_IsString(v)) {
-        char *end;
-        const char *s = v->valuestring;
-        if (!isdigit((unsigned char)*s) && *s != '-') {
-            return false;
-        }
-        errno = 0;
-        n = strtoll(s, &end, 10);
-        if (errno != 0 || end == s) {
-            return false;
-        }
-        while (*end == ' ') {
-            end++;
-        }
-        unit = end;
-    } else {
-        return false;
-    }
-    for (size_t i = 0; i < RG_ARRAY_SIZE(units); i++) {
-        if (strcmp(unit, units[i].unit) == 0) {
-            if (n > LLONG_MAX / units[i].kb_num || n < -(LLONG_MAX / units[i].kb_num)) {
-                return false;
-            }
-            *kb = n * units[i].kb_num / units[i].kb_den;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* --- merging --------------------------------------------------------------- */
 
 enum dyn_type { DYN_INT, DYN_BOOL, DYN_BOOL_ON, DYN_WAL_LEVEL, DYN_WAL_KEEP };
@@ -417,7 +315,7 @@ static void check_controlled(struct merge *m, const char *src, const char *name,
     bool on;
 
     if (strcmp(name, "hot_standby") == 0) {
-        if (parse_bool(v, &on) && on) {
+        if (rg_guc_bool(v, &on) && on) {
             return;
         }
         expect = "on";
@@ -498,7 +396,7 @@ static void resolve_int(struct merge *m, const struct dyn_param *p)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->dyn, p->name);
     long long n = p->def;
-    if (v != NULL && !parse_int(v, &n)) {
+    if (v != NULL && !rg_guc_int(v, &n)) {
         sb_printf(&m->warn,
                   "dynamic postgresql.parameters.%s is not an integer: using the default %lld\n",
                   p->name, p->def);
@@ -516,7 +414,7 @@ static void resolve_bool(struct merge *m, const struct dyn_param *p)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->dyn, p->name);
     bool b = p->def != 0;
-    if (v != NULL && !parse_bool(v, &b)) {
+    if (v != NULL && !rg_guc_bool(v, &b)) {
         sb_printf(&m->warn, "dynamic postgresql.parameters.%s is not a boolean: using %s\n",
                   p->name, p->def ? "on" : "off");
         b = p->def != 0;
@@ -558,12 +456,12 @@ static void resolve_wal_keep(struct merge *m, unsigned pg_version_num)
     long long kb = -1, segs = -1;
     char text[64];
 
-    if (size_v != NULL && !parse_size_kb(size_v, &kb)) {
+    if (size_v != NULL && !rg_guc_size_kb(size_v, &kb)) {
         sb_printf(&m->warn, "dynamic postgresql.parameters.wal_keep_size is not a size: ignored\n");
         kb = -1;
         size_v = NULL;
     }
-    if (segs_v != NULL && (!parse_int(segs_v, &segs) || segs > (1LL << 40))) {
+    if (segs_v != NULL && (!rg_guc_int(segs_v, &segs) || segs > (1LL << 40))) {
         sb_printf(&m->warn,
                   "dynamic postgresql.parameters.wal_keep_segments is not an integer: ignored\n");
         segs = -1;
