@@ -37,14 +37,7 @@
 
 #define DCS_PREFIX "bootstrap.dcs."
 
-struct err {
-    char *buf;
-    size_t len;
-};
-
-static int fail(struct err *e, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct err *e, const char *path, const char *fmt, ...)
+int cfg__dcs_fail(struct cfg_dcs_err *e, const char *path, const char *fmt, ...)
 {
     char what[CFG_DCS_ERRLEN];
     va_list ap;
@@ -71,34 +64,35 @@ static char *join(const char *prefix, const char *name)
 /* --- 1. shape ------------------------------------------------------------ */
 
 struct shape {
-    struct err *e;
+    struct cfg_dcs_err *e;
     size_t nodes;
 };
 
 static int shape_walk(struct shape *sh, const cJSON *j, const char *path, int depth)
 {
     if (++sh->nodes > CFG_DCS_MAX_NODES) {
-        return fail(sh->e, NULL, "the document is too large (more than %d values)",
-                    CFG_DCS_MAX_NODES);
+        return cfg__dcs_fail(sh->e, NULL, "the document is too large (more than %d values)",
+                             CFG_DCS_MAX_NODES);
     }
     if (!cJSON_IsObject(j) && !cJSON_IsArray(j)) {
         return 0;
     }
     if (depth >= CFG_DCS_MAX_DEPTH) {
-        return fail(sh->e, path, "nested too deeply (more than %d levels)", CFG_DCS_MAX_DEPTH);
+        return cfg__dcs_fail(sh->e, path, "nested too deeply (more than %d levels)",
+                             CFG_DCS_MAX_DEPTH);
     }
     int n = 0;
     for (const cJSON *c = j->child; c != NULL; c = c->next, n++) {
         if (n >= CFG_DCS_MAX_KEYS) {
-            return fail(sh->e, path, "more than %d %s", CFG_DCS_MAX_KEYS,
-                        cJSON_IsObject(j) ? "keys" : "items");
+            return cfg__dcs_fail(sh->e, path, "more than %d %s", CFG_DCS_MAX_KEYS,
+                                 cJSON_IsObject(j) ? "keys" : "items");
         }
         char *cpath = cJSON_IsObject(j) ? join(path, c->string) : rg_asprintf("%s[%d]", path, n);
         int rc = 0;
         if (cJSON_IsObject(j)) {
             for (const cJSON *p = j->child; p != c && rc == 0; p = p->next) {
                 if (strcmp(p->string, c->string) == 0) {
-                    rc = fail(sh->e, cpath, "duplicate key");
+                    rc = cfg__dcs_fail(sh->e, cpath, "duplicate key");
                 }
             }
         }
@@ -113,7 +107,7 @@ static int shape_walk(struct shape *sh, const cJSON *j, const char *path, int de
     return 0;
 }
 
-static int check_shape(const cJSON *j, struct err *e)
+static int check_shape(const cJSON *j, struct cfg_dcs_err *e)
 {
     struct shape sh = {.e = e};
     return shape_walk(&sh, j, "", 0);
@@ -121,11 +115,11 @@ static int check_shape(const cJSON *j, struct err *e)
 
 int cfg_dcs_check_shape(const cJSON *j, char *errbuf, size_t errlen)
 {
-    struct err e = {errbuf, errlen};
+    struct cfg_dcs_err e = {errbuf, errlen};
     if (errlen > 0) {
         errbuf[0] = '\0';
     }
-    return j == NULL ? fail(&e, NULL, "no document") : check_shape(j, &e);
+    return j == NULL ? cfg__dcs_fail(&e, NULL, "no document") : check_shape(j, &e);
 }
 
 /* --- 3. postgresql.parameters ------------------------------------------- */
@@ -176,26 +170,27 @@ static bool guc_name_valid(const char *name)
     return n > 0 && !part_start;
 }
 
-static int check_guc(struct err *e, const struct guc *g, const cJSON *v, const char *path)
+static int check_guc(struct cfg_dcs_err *e, const struct guc *g, const cJSON *v, const char *path)
 {
     long long n;
     bool b;
     switch (g->kind) {
     case GUC_INT:
         if (!rg_guc_int(v, &n) || n > INT_MAX) {
-            return fail(e, path, "must be an integer");
+            return cfg__dcs_fail(e, path, "must be an integer");
         }
         if (n < g->min) {
-            return fail(e, path, "must be at least %lld (Patroni's minimum)", g->min);
+            return cfg__dcs_fail(e, path, "must be at least %lld (Patroni's minimum)", g->min);
         }
         return 0;
     case GUC_BOOL:
     case GUC_BOOL_ON:
         if (!rg_guc_bool(v, &b)) {
-            return fail(e, path, "must be on or off");
+            return cfg__dcs_fail(e, path, "must be on or off");
         }
         if (g->kind == GUC_BOOL_ON && !b) {
-            return fail(e, path, "must be on: regent always runs with it (pg_rewind needs it)");
+            return cfg__dcs_fail(e, path,
+                                 "must be on: regent always runs with it (pg_rewind needs it)");
         }
         return 0;
     case GUC_WAL_LEVEL:
@@ -203,15 +198,15 @@ static int check_guc(struct err *e, const struct guc *g, const cJSON *v, const c
                                    strcasecmp(v->valuestring, "logical") != 0 &&
                                    strcasecmp(v->valuestring, "hot_standby") != 0 &&
                                    strcasecmp(v->valuestring, "archive") != 0)) {
-            return fail(e, path,
-                        "must be replica or logical (hot_standby and archive mean replica)");
+            return cfg__dcs_fail(
+                e, path, "must be replica or logical (hot_standby and archive mean replica)");
         }
         return 0;
     case GUC_SIZE:
         if (!rg_guc_size_kb(v, &n) || n < g->min) {
-            return fail(e, path,
-                        "must be a size of at least %lldMB (as \"128MB\", or a number of MB)",
-                        g->min / 1024);
+            return cfg__dcs_fail(
+                e, path, "must be a size of at least %lldMB (as \"128MB\", or a number of MB)",
+                g->min / 1024);
         }
         return 0;
     }
@@ -229,17 +224,18 @@ static void shown_name(const char *name, char *buf, size_t len)
     buf[i] = '\0';
 }
 
-static int check_parameters(struct err *e, const cJSON *params, const char *path)
+static int check_parameters(struct cfg_dcs_err *e, const cJSON *params, const char *path)
 {
     for (const cJSON *p = params->child; p != NULL; p = p->next) {
         char name[128];
         shown_name(p->string, name, sizeof name);
         if (!guc_name_valid(p->string)) {
-            return fail(e, path, "\"%s\" is not a parameter name", name);
+            return cfg__dcs_fail(e, path, "\"%s\" is not a parameter name", name);
         }
         for (const cJSON *q = params->child; q != p; q = q->next) {
             if (strcasecmp(q->string, p->string) == 0) {
-                return fail(e, path, "\"%s\" is given twice (names are case-insensitive)", name);
+                return cfg__dcs_fail(e, path, "\"%s\" is given twice (names are case-insensitive)",
+                                     name);
             }
         }
         char *ppath = join(path, p->string);
@@ -248,14 +244,14 @@ static int check_parameters(struct err *e, const cJSON *params, const char *path
             rc = 0; /* not set */
         } else if (cJSON_IsString(p)) {
             if (strpbrk(p->valuestring, "\n\r") != NULL) {
-                rc = fail(e, ppath, "must not contain a line break");
+                rc = cfg__dcs_fail(e, ppath, "must not contain a line break");
             }
         } else if (cJSON_IsNumber(p)) {
             if (!isfinite(p->valuedouble)) {
-                rc = fail(e, ppath, "must be a finite number");
+                rc = cfg__dcs_fail(e, ppath, "must be a finite number");
             }
         } else if (!cJSON_IsBool(p)) {
-            rc = fail(e, ppath, "must be a string, a number or a boolean");
+            rc = cfg__dcs_fail(e, ppath, "must be a string, a number or a boolean");
         }
         for (size_t i = 0; rc == 0 && !cJSON_IsNull(p) && i < RG_ARRAY_SIZE(gucs); i++) {
             if (strcasecmp(p->string, gucs[i].name) == 0) {
@@ -318,19 +314,20 @@ static void number_text(const struct cfg_key *k, double d, char *buf, size_t len
     }
 }
 
-static int check_scalar(struct err *e, const struct cfg_key *k, const cJSON *v, const char *path)
+static int
+check_scalar(struct cfg_dcs_err *e, const struct cfg_key *k, const cJSON *v, const char *path)
 {
     char text[64], why[512];
     const char *t;
     switch (k->type) {
     case CFG_T_BOOL:
-        return cJSON_IsBool(v) ? 0 : fail(e, path, "%s", type_msg(k));
+        return cJSON_IsBool(v) ? 0 : cfg__dcs_fail(e, path, "%s", type_msg(k));
     case CFG_T_MS:
     case CFG_T_UINT:
     case CFG_T_U64:
     case CFG_T_SIZE:
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
-            return fail(e, path, "%s", type_msg(k));
+            return cfg__dcs_fail(e, path, "%s", type_msg(k));
         }
         number_text(k, v->valuedouble, text, sizeof text);
         t = text;
@@ -339,22 +336,23 @@ static int check_scalar(struct err *e, const struct cfg_key *k, const cJSON *v, 
     case CFG_T_ENUM:
     case CFG_T_LOGLEVEL:
         if (!cJSON_IsString(v)) {
-            return fail(e, path, "%s", type_msg(k));
+            return cfg__dcs_fail(e, path, "%s", type_msg(k));
         }
         t = v->valuestring;
         break;
     default:
-        return fail(e, path, "%s", type_msg(k));
+        return cfg__dcs_fail(e, path, "%s", type_msg(k));
     }
     if (cfg__key_check_text(k, t, why, sizeof why) != 0) {
-        return fail(e, path, "%s", why);
+        return cfg__dcs_fail(e, path, "%s", why);
     }
     return 0;
 }
 
-static int check_value(struct err *e, const struct cfg_key *k, const cJSON *v, const char *path);
+static int
+check_value(struct cfg_dcs_err *e, const struct cfg_key *k, const cJSON *v, const char *path);
 
-static int check_object(struct err *e, const cJSON *obj, const char *path)
+static int check_object(struct cfg_dcs_err *e, const cJSON *obj, const char *path)
 {
     for (const cJSON *m = obj->child; m != NULL; m = m->next) {
         char *mpath = join(path, m->string);
@@ -363,18 +361,20 @@ static int check_object(struct err *e, const cJSON *obj, const char *path)
         if (k != NULL) {
             rc = check_value(e, k, m, mpath);
         } else if (strchr(m->string, '.') != NULL) {
-            rc = fail(e, mpath, "unknown key (keys are not dotted paths: nest the objects)");
+            rc = cfg__dcs_fail(e, mpath,
+                               "unknown key (keys are not dotted paths: nest the objects)");
         } else if (strcmp(path, "postgresql") == 0 && cfg__key_find(mpath, strlen(mpath)) != NULL) {
             /* A key of the local postgresql section: Patroni takes some of
              * them from the dynamic configuration, Regent only from each
              * node's file. Accepted and ignored, as Patroni's unknown
              * dynamic keys are. */
         } else if (cfg__key_find(mpath, strlen(mpath)) != NULL) {
-            rc = fail(e, mpath,
-                      "unknown key (a setting of each node's configuration file, not of the "
-                      "dynamic configuration)");
+            rc = cfg__dcs_fail(
+                e, mpath,
+                "unknown key (a setting of each node's configuration file, not of the "
+                "dynamic configuration)");
         } else {
-            rc = fail(e, mpath, "unknown key");
+            rc = cfg__dcs_fail(e, mpath, "unknown key");
         }
         rg_free(mpath);
         if (rc != 0) {
@@ -384,7 +384,8 @@ static int check_object(struct err *e, const cJSON *obj, const char *path)
     return 0;
 }
 
-static int check_value(struct err *e, const struct cfg_key *k, const cJSON *v, const char *path)
+static int
+check_value(struct cfg_dcs_err *e, const struct cfg_key *k, const cJSON *v, const char *path)
 {
     char why[512];
     if (cJSON_IsNull(v) || k->type == CFG_T_UNUSED) {
@@ -393,16 +394,16 @@ static int check_value(struct err *e, const struct cfg_key *k, const cJSON *v, c
     switch (k->type) {
     case CFG_T_SECTION:
         if (!cJSON_IsObject(v)) {
-            return fail(e, path, "%s", type_msg(k));
+            return cfg__dcs_fail(e, path, "%s", type_msg(k));
         }
         return check_object(e, v, path);
     case CFG_T_JSON:
         if ((k->json_type == cJSON_Object && !cJSON_IsObject(v)) ||
             (k->json_type == cJSON_Array && !cJSON_IsArray(v))) {
-            return fail(e, path, "%s", type_msg(k));
+            return cfg__dcs_fail(e, path, "%s", type_msg(k));
         }
         if (k->check != NULL && !k->check(k, &v, why, sizeof why)) {
-            return fail(e, path, "%s", why);
+            return cfg__dcs_fail(e, path, "%s", why);
         }
         if (strcmp(k->path, DCS_PREFIX "postgresql.parameters") == 0) {
             return check_parameters(e, v, path);
@@ -412,10 +413,10 @@ static int check_value(struct err *e, const struct cfg_key *k, const cJSON *v, c
         int i = 0;
         for (const cJSON *c = cJSON_IsArray(v) ? v->child : NULL; c != NULL; c = c->next, i++) {
             if (!cJSON_IsString(c)) {
-                return fail(e, path, "must be a list of strings; item %d is not", i + 1);
+                return cfg__dcs_fail(e, path, "must be a list of strings; item %d is not", i + 1);
             }
         }
-        return cJSON_IsArray(v) ? 0 : fail(e, path, "%s", type_msg(k));
+        return cJSON_IsArray(v) ? 0 : cfg__dcs_fail(e, path, "%s", type_msg(k));
     }
     default:
         return check_scalar(e, k, v, path);
@@ -445,7 +446,7 @@ static int64_t doc_ms(const cJSON *doc, const char *key, int64_t local_ms)
 }
 
 struct first_broken {
-    struct err *e;
+    struct cfg_dcs_err *e;
     int rc;
 };
 
@@ -463,10 +464,10 @@ static void report_dcs(void *arg, const char *const *keys, size_t n, const char 
             break;
         }
     }
-    fb->rc = fail(fb->e, blame, "%s", msg);
+    fb->rc = cfg__dcs_fail(fb->e, blame, "%s", msg);
 }
 
-static int check_timing(struct err *e, const cJSON *doc, const struct cfg *local)
+static int check_timing(struct cfg_dcs_err *e, const cJSON *doc, const struct cfg *local)
 {
     /* A witness has no lease settings of its own: it checks against the
      * defaults a member without them would run with. */
@@ -496,12 +497,12 @@ static int check_timing(struct err *e, const cJSON *doc, const struct cfg *local
 
 int cfg_dcs_check(const cJSON *doc, const struct cfg *local, char *errbuf, size_t errlen)
 {
-    struct err e = {errbuf, errlen};
+    struct cfg_dcs_err e = {errbuf, errlen};
     if (errlen > 0) {
         errbuf[0] = '\0';
     }
     if (!cJSON_IsObject(doc)) {
-        return fail(&e, NULL, "the dynamic configuration must be a JSON object");
+        return cfg__dcs_fail(&e, NULL, "the dynamic configuration must be a JSON object");
     }
     int rc = check_shape(doc, &e);
     if (rc == 0) {

@@ -15,27 +15,8 @@
 #include <strings.h>
 
 #include "agent/cfg_dcs.h"
+#include "agent/cfg_internal.h"
 #include "agent/rg.h"
-
-struct err {
-    char *buf;
-    size_t len;
-};
-
-static int fail(struct err *e, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct err *e, const char *path, const char *fmt, ...)
-{
-    char what[CFG_DCS_ERRLEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    if (e->len > 0) {
-        snprintf(e->buf, e->len, "%s: %s", path, what);
-    }
-    return RG_EINVAL;
-}
 
 /* "a.b" from "a" and "b"; @prefix may be "". Caller rg_free()s it. */
 static char *join(const char *prefix, const char *name)
@@ -137,7 +118,7 @@ static bool is_mask(const cJSON *v)
 }
 
 /* @stored: the value at the same place in the stored document, or NULL. */
-static int unmask(struct err *e, cJSON *node, const cJSON *stored, const char *path)
+static int unmask(struct cfg_dcs_err *e, cJSON *node, const cJSON *stored, const char *path)
 {
     int i = 0;
     cJSON *next;
@@ -154,9 +135,10 @@ static int unmask(struct err *e, cJSON *node, const cJSON *stored, const char *p
         int rc = 0;
         if (in_object && cfg_dcs_secret_name(c->string) && is_mask(c)) {
             if (s == NULL || cJSON_IsNull(s)) {
-                rc = fail(e, cpath,
-                          "\"" CFG_DCS_MASK "\" stands for the stored secret, and there is none: "
-                          "give the value");
+                rc = cfg__dcs_fail(e, cpath,
+                                   "\"" CFG_DCS_MASK
+                                   "\" stands for the stored secret, and there is none: "
+                                   "give the value");
             } else {
                 replace_member(node, c, cJSON_Duplicate(s, true));
             }
@@ -173,7 +155,7 @@ static int unmask(struct err *e, cJSON *node, const cJSON *stored, const char *p
 
 int cfg_dcs_unmask(cJSON *doc, const cJSON *stored, char *errbuf, size_t errlen)
 {
-    struct err e = {errbuf, errlen};
+    struct cfg_dcs_err e = {errbuf, errlen};
     if (errlen > 0) {
         errbuf[0] = '\0';
     }

@@ -163,4 +163,13 @@ bool cfg__is_null(const char *s);
 /* YAML (cfg_yaml.c): parse @text and fill ctx->cfg. */
 void cfg__yaml_load(struct cfg_ctx *ctx, const char *text, size_t len);
 
+/* An error of the dynamic configuration's checks (cfg_dcs*.c): "path: what"
+ * (or "what" with no path) into buf, truncated; returns RG_EINVAL. */
+struct cfg_dcs_err {
+    char *buf;
+    size_t len;
+};
+int cfg__dcs_fail(struct cfg_dcs_err *e, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
