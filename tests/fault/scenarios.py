@@ -296,6 +296,18 @@ def _arms(node, since):
     return [ms for ms, ev, _ in node.wd.events() if ev == "arm" and ms >= since]
 
 
+def _reboot(ctx, p, others_resets):
+    """One ttl after the watchdog reset @p, play the reboot: nothing of the
+    old machine survives, systemd starts the agent; then the cluster must
+    heal, and no other node was reset on the way."""
+    time.sleep(TTL)
+    p.member.kill_all()
+    p.start()
+    ctx.healed()
+    assert {n.name: len(n.wd.resets) for n in ctx.others(p)} == others_resets, (
+        {n.name: n.wd.resets for n in ctx.others(p)})
+
+
 def fault_sigstop_primary_agent_wd(ctx):
     """SIGSTOP of the primary's agent, with the test watchdog (three_wd).
 
@@ -337,14 +349,7 @@ def fault_sigstop_primary_agent_wd(ctx):
         f"watchdog reset of {p.name} {reset['at'] - frozen_at} ms after the SIGSTOP (last kick"
         f" {frozen_at - reset['last']} ms before it), killed {len(reset['killed'])} processes;"
         f" {new.name} armed {new_arms[0] - reset['at']} ms after the reset")
-    time.sleep(TTL)
-    # The reboot: nothing of the old machine survives; systemd starts the agent.
-    p.member.kill_all()
-    p.start()
-    ctx.healed()
-    # No other node was reset on the way.
-    assert {n.name: len(n.wd.resets) for n in ctx.others(p)} == others_resets, (
-        {n.name: n.wd.resets for n in ctx.others(p)})
+    _reboot(ctx, p, others_resets)
     return [f"SIGSTOP of {p.name}'s agent (the primary), never resumed: the test watchdog reset"
             f" the node (agent and PostgreSQL SIGKILLed); the agent restarted one ttl after"
             f" the failover, as after a reboot"]
@@ -400,12 +405,7 @@ def fault_kill_agent_only_wd(ctx):
         f"watchdog reset of {p.name} {reset['at'] - killed_at} ms after the agent's SIGKILL,"
         f" killed {len(reset['killed'])} processes; {new.name} armed"
         f" {new_arms[0] - reset['at']} ms after the reset")
-    time.sleep(TTL)
-    p.member.kill_all()
-    p.start()
-    ctx.healed()
-    assert {n.name: len(n.wd.resets) for n in ctx.others(p)} == others_resets, (
-        {n.name: n.wd.resets for n in ctx.others(p)})
+    _reboot(ctx, p, others_resets)
     return [f"SIGKILL of {p.name}'s agent only (the primary; no cgroup kill, PostgreSQL left"
             f" running): the test watchdog's reset after the last ping on close killed"
             f" PostgreSQL; the agent restarted one ttl after the failover"]
